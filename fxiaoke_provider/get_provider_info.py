@@ -1,0 +1,30 @@
+"""Provider metadata read by Airflow's providers manager (``apache_airflow_provider`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fxiaoke_provider import __version__
+from fxiaoke_provider.connection_form import provider_info_connection_type
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-fxiaoke",
+        "name": "Fxiaoke",
+        "description": "Fxiaoke (ShareCRM) service-account messages from Airflow: hook, operators, notifier.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Fxiaoke",
+                "external-doc-url": "https://open.fxiaoke.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Fxiaoke", "python-modules": ["fxiaoke_provider.hooks.fxiaoke"]}],
+        "operators": [
+            {"integration-name": "Fxiaoke", "python-modules": ["fxiaoke_provider.operators.fxiaoke"]}
+        ],
+        "connection-types": [provider_info_connection_type("fxiaoke_provider.hooks.fxiaoke.FxiaokeHook")],
+        "notifications": ["fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier"],
+    }

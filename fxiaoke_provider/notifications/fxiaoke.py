@@ -1,0 +1,74 @@
+"""``FxiaokeNotifier``: Fxiaoke messages from ``on_failure_callback`` and the other callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from fxiaoke_provider import messages
+from fxiaoke_provider.version_compat import BaseNotifier
+
+if TYPE_CHECKING:
+    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+
+DEFAULT_MESSAGE = (
+    "Airflow: task {{ ti.task_id }} of DAG {{ dag.dag_id }} is {{ ti.state }} "
+    "(run {{ run_id }}, try {{ ti.try_number }}). Log: {{ ti.log_url }}"
+)
+
+
+class FxiaokeNotifier(BaseNotifier):
+    """
+    Send a Fxiaoke message when a task or DAG run succeeds, fails or retries.
+
+    ``message``, ``to_users`` and ``service_id`` are rendered with the callback's context
+    (``{{ ti.task_id }}``, ``{{ dag.dag_id }}``, ``{{ ti.log_url }}``...). If sending fails, the error
+    is logged and swallowed: an alerting problem must never replace the task's own outcome.
+
+    :param to_users: employee ids to notify.
+    :param message: text, a ``composite`` card dict or article dicts; default: a one-line status text.
+    :param msg_type: ``text``, ``composite`` or ``articles``.
+    :param service_id: service account that sends; default the connection's ``service_id``.
+    """
+
+    template_fields: Sequence[str] = ("message", "to_users", "service_id")
+
+    def __init__(
+        self,
+        *,
+        to_users: Sequence[str] | str,
+        message: str | dict[str, Any] | list[dict[str, Any]] = DEFAULT_MESSAGE,
+        msg_type: str = "text",
+        service_id: str | None = None,
+        fxiaoke_conn_id: str = "fxiaoke_default",
+    ) -> None:
+        super().__init__()
+        self.fxiaoke_conn_id = fxiaoke_conn_id
+        self.msg_type = messages.check_msg_type(msg_type)
+        if not messages.has_template(message):
+            messages.build_message_fields(self.msg_type, message)
+        self.to_users = to_users
+        self.message = message
+        self.service_id = service_id
+
+    @cached_property
+    def hook(self) -> FxiaokeHook:
+        from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+
+        return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id)
+
+    def notify(self, context: Any) -> None:
+        try:
+            self.hook.send_message(
+                messages.recipients_from_rendered(self.to_users),
+                self.message,
+                msg_type=self.msg_type,
+                service_id=self.service_id,
+            )
+        except Exception:
+            self.log.exception("Fxiaoke notification was not sent; the task's own outcome is unchanged")
+
+
+#: Functional spelling, as other providers offer (``send_slack_notification``...).
+send_fxiaoke_notification = FxiaokeNotifier

@@ -1,0 +1,65 @@
+"""The one retry policy: what is retried, how often, and how long to wait, as a ``tenacity`` object.
+
+- transient (rate limit 30004/14001, busy -1, HTTP 429/502/503/504, connection never made):
+  retried with exponential backoff and jitter, bounded by attempts and a ceiling;
+- outcome unknown (read timeout, connection dropped after sending, 50009, -2): not retried unless
+  the connection opts in to at-least-once delivery, since a retry may deliver twice;
+- permanent (quota, permission, credentials, rejected input, wrong host): never retried;
+- 20016 (token expired) is not handled here: the hook renews the token and retries once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from fxiaoke_provider.exceptions import FxiaokeOutcomeUnknownError, FxiaokeTransientError
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from fxiaoke_provider.connection import RetrySettings
+
+log = logging.getLogger(__name__)
+
+INITIAL_WAIT_S = 0.5
+
+
+def is_retryable(error: BaseException, retry_unknown_outcome: bool) -> bool:
+    if isinstance(error, FxiaokeTransientError):
+        return True
+    return retry_unknown_outcome and isinstance(error, FxiaokeOutcomeUnknownError)
+
+
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "Fxiaoke request failed (attempt %d), retrying in %.2fs: %s", state.attempt_number, wait, error
+    )
+
+
+def build_retrying(settings: RetrySettings, sleep=None) -> tenacity.Retrying:
+    """A fresh ``tenacity.Retrying`` for one logical call (tenacity keeps per-call state)."""
+    import tenacity
+
+    extra = {"sleep": sleep} if sleep is not None else {}
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(settings.max_attempts),
+        wait=tenacity.wait_exponential_jitter(
+            initial=min(INITIAL_WAIT_S, settings.max_wait_s), max=settings.max_wait_s, jitter=INITIAL_WAIT_S
+        ),
+        retry=tenacity.retry_if_exception(lambda error: is_retryable(error, settings.retry_unknown_outcome)),
+        before_sleep=_log_retry,
+        reraise=True,
+        **extra,
+    )
+
+
+def airflow_may_retry(error: BaseException, retry_unknown_outcome: bool) -> bool:
+    """Whether Airflow's own task retries should repeat a failed call.
+
+    No for permanent errors and bad input (doomed), for partial split sends and for unknown
+    outcomes (a repeat may deliver twice) unless at-least-once delivery was chosen.
+    """
+    return is_retryable(error, retry_unknown_outcome)

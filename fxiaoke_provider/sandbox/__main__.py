@@ -1,0 +1,100 @@
+"""``python -m fxiaoke_provider.sandbox``: run the sandbox gateway until SIGTERM / SIGINT.
+
+Prints one line ``Fxiaoke sandbox listening on <url>`` when ready and, with ``--ready-file``, writes
+the URL there atomically so scripts can wait for the file instead of parsing output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from fxiaoke_provider.protocol import RATE_LIMIT_CALLS, RATE_LIMIT_WINDOW_S, TOKEN_ENDPOINT_CALLS_PER_MINUTE
+from fxiaoke_provider.sandbox.config import DEFAULT_CLI_PORT, DEFAULT_HOST, DEFAULT_TOKEN_DELAY_S
+from fxiaoke_provider.sandbox.server import SandboxGateway, is_loopback_host
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fxiaoke_provider.sandbox",
+        description="Offline Fxiaoke OpenAPI gateway (loopback only).",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="loopback address to listen on")
+    parser.add_argument("--port", type=int, default=DEFAULT_CLI_PORT, help="0 picks a free port")
+    parser.add_argument("--rate-limit-calls", type=int, default=RATE_LIMIT_CALLS, help="0 disables the limit")
+    parser.add_argument("--rate-limit-window", type=float, default=RATE_LIMIT_WINDOW_S, help="seconds")
+    parser.add_argument("--token-calls-per-minute", type=int, default=TOKEN_ENDPOINT_CALLS_PER_MINUTE)
+    parser.add_argument(
+        "--token-delay", type=float, default=DEFAULT_TOKEN_DELAY_S, help="seconds a token call takes"
+    )
+    parser.add_argument("--log-file", help="request log file (default: stderr)")
+    parser.add_argument("--ready-file", help="write the URL here once listening")
+    parser.add_argument("--quiet", action="store_true", help="no request log")
+    return parser
+
+
+def _write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sandbox-ready-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not is_loopback_host(args.host):
+        print(f"refusing to listen on non-loopback host {args.host!r}", file=sys.stderr)
+        return 2
+    log: TextIO | None = None
+    if args.log_file and not args.quiet:
+        log = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - closed below
+    elif not args.quiet:
+        log = sys.stderr
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    gateway = SandboxGateway(
+        host=args.host,
+        port=args.port,
+        rate_limit_calls=args.rate_limit_calls,
+        rate_limit_window_s=args.rate_limit_window,
+        token_calls_per_minute=args.token_calls_per_minute,
+        token_delay_s=args.token_delay,
+        log_stream=log,
+    )
+    try:
+        gateway.start()
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(f"Fxiaoke sandbox listening on {gateway.url}", flush=True)
+        if args.ready_file:
+            _write_atomically(args.ready_file, gateway.url + "\n")
+        while not stop.wait(0.2):
+            pass
+    finally:
+        gateway.stop()
+        if args.ready_file:
+            with contextlib.suppress(OSError):
+                os.unlink(args.ready_file)
+        if log is not None and log is not sys.stderr:
+            log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

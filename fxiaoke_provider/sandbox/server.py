@@ -1,0 +1,353 @@
+"""HTTP plumbing of the sandbox: a threaded stdlib server, keep-alive, and the ``SandboxGateway`` API.
+
+Only I/O lives here (framing, routing, resets); the gateway's rules are in ``engine``. Every answer
+has a Content-Length so HTTP/1.1 connections stay reusable, and headers and body leave in one write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import ipaddress
+import json
+import socket
+import socketserver
+import struct
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+from urllib.parse import parse_qs, urlsplit
+
+from fxiaoke_provider.protocol import (
+    HEADER_AUTHORIZATION,
+    HEADER_EA,
+    HEADER_USER_ID,
+    RATE_LIMIT_CALLS,
+    RATE_LIMIT_WINDOW_S,
+    TOKEN_ENDPOINT_CALLS_PER_MINUTE,
+    TRACE_QUERY_PARAM,
+)
+from fxiaoke_provider.sandbox.admin import handle_admin
+from fxiaoke_provider.sandbox.answers import answer
+from fxiaoke_provider.sandbox.config import (
+    ADMIN_PREFIX,
+    DEFAULT_APP,
+    DEFAULT_HOST,
+    DEFAULT_TOKEN_DELAY_S,
+    INVALID_PARAMETER,
+    SandboxApp,
+)
+from fxiaoke_provider.sandbox.engine import API_PATHS, ApiCall, Reply, SandboxEngine
+from fxiaoke_provider.sandbox.requestlog import RequestLog
+from fxiaoke_provider.sandbox.state import SandboxState
+
+#: Larger bodies are refused (413): 500 recipients and 7 articles fit in a few dozen KB.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Idle keep-alive connections are closed after this long, so stuck clients do not pin threads.
+IDLE_TIMEOUT_S = 120.0
+#: How often ``serve_forever`` checks for shutdown; small so ``stop()`` returns quickly in tests.
+POLL_INTERVAL_S = 0.05
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: the sandbox refuses to listen anywhere else."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a handler sleeping in a ``delay`` fault must not hold up stop()
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], engine: SandboxEngine, state: SandboxState) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.engine = engine
+        self.state = state
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (getfqdn), which can stall; not needed here.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def track(self, connection: socket.socket, alive: bool) -> None:
+        with self._connections_lock:
+            if alive:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def drop_connections(self) -> None:
+        """Wake every handler waiting on a keep-alive connection so it ends with the server."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # clients that gave up (timeouts, resets): expected
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FxiaokeSandbox/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024  # buffered: headers and body go out in one send when the request is done
+    timeout = IDLE_TIMEOUT_S
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, alive=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, alive=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: the sandbox writes its own one-line-per-request log without secrets."""
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def do_PUT(self) -> None:
+        self._route("PUT")
+
+    def do_PATCH(self) -> None:
+        self._route("PATCH")
+
+    # --- routing ---------------------------------------------------------------------------------
+    def _route(self, method: str) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        parts = urlsplit(self.path)
+        path = parts.path
+        if path.startswith(ADMIN_PREFIX):
+            status, payload = handle_admin(self.server.state, method, path[len(ADMIN_PREFIX) :], body)
+            self._send_json(status, payload)
+        elif path not in API_PATHS:
+            self.server.state.count("not_found")
+            message = f"invalid parameter path: no API at {path}"
+            self._send_json(404, answer(INVALID_PARAMETER, self.server.state.new_trace_id(), message))
+        elif method != "POST":
+            message = f"invalid parameter method: {path} takes POST only"
+            payload = answer(INVALID_PARAMETER, self.server.state.new_trace_id(), message)
+            self._send_json(405, payload, ("Allow", "POST"))
+        else:
+            query = parse_qs(parts.query, keep_blank_values=True)
+            call = ApiCall(
+                path=path,
+                third_trace_id=query.get(TRACE_QUERY_PARAM, [None])[0],
+                body=body,
+                authorization=self.headers.get(HEADER_AUTHORIZATION),
+                ea=self.headers.get(HEADER_EA),
+                user_id=self.headers.get(HEADER_USER_ID),
+            )
+            self._send_reply(self.server.engine.handle(call))
+
+    def _read_body(self) -> bytes | None:
+        """The request body, read fully so the connection stays in sync; None if it was refused."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            size = int(length)
+        except ValueError:
+            size = -1
+        if size < 0 or size > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send_json(413 if size > 0 else 400, {"error": "bad or too large Content-Length"})
+            return None
+        return self.rfile.read(size)
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                size = -1
+            total += max(size, 0)
+            if size < 0 or total > MAX_BODY_BYTES:
+                self.close_connection = True
+                self._send_json(400, {"error": "bad chunked body"})
+                return None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    # --- answering -------------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str, *headers: tuple[str, str]) -> None:
+        self.send_response_only(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, *headers: tuple[str, str]) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        self._send(status, body, "application/json; charset=utf-8", *headers)
+
+    def _send_reply(self, reply: Reply) -> None:
+        if reply.abort:
+            self._abort()
+        elif reply.payload is not None:
+            self._send_json(reply.status, reply.payload)
+        else:
+            headers = (("Location", reply.location),) if reply.location else ()
+            self._send(reply.status, (reply.html or "").encode(), "text/html; charset=utf-8", *headers)
+
+    def _abort(self) -> None:
+        """Drop the connection with a TCP reset and no answer at all (SO_LINGER 0, then close)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        for stream in (self.rfile, self.wfile):  # the socket only really closes once its files are closed
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.connection.close()
+        self.wfile = io.BytesIO()  # the stdlib flushes wfile after the handler returns
+
+
+class SandboxGateway:
+    """An offline Fxiaoke gateway on loopback, for tests and demos; also a context manager."""
+
+    def __init__(
+        self,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        app: SandboxApp = DEFAULT_APP,
+        rate_limit_calls: int = RATE_LIMIT_CALLS,
+        rate_limit_window_s: float = RATE_LIMIT_WINDOW_S,
+        token_calls_per_minute: int = TOKEN_ENDPOINT_CALLS_PER_MINUTE,
+        token_delay_s: float = DEFAULT_TOKEN_DELAY_S,
+        log_stream: TextIO | None = None,
+    ) -> None:
+        if not is_loopback_host(host):
+            raise ValueError(f"the sandbox only listens on loopback; refusing host {host!r}")
+        self.host = host
+        self.port = port
+        self.app = app
+        self.state = SandboxState(
+            app,
+            api_paths=API_PATHS,
+            rate_limit_calls=rate_limit_calls,
+            rate_limit_window_s=rate_limit_window_s,
+            token_calls_per_minute=token_calls_per_minute,
+        )
+        self._engine = SandboxEngine(self.state, token_delay_s=token_delay_s, log=RequestLog(log_stream))
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle ------------------------------------------------------------------------------
+    def start(self) -> SandboxGateway:
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        self._server = _Server((self.host, self.port), self._engine, self.state)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL_S},
+            name=f"fxiaoke-sandbox-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.server_close()
+        server.drop_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxGateway:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # --- inspection and control (same as the /__sandbox__/ endpoints) ----------------------------
+    def messages(self) -> list[dict[str, Any]]:
+        """Delivered messages, oldest first (copies)."""
+        return self.state.messages()
+
+    def revokes(self) -> list[dict[str, Any]]:
+        return self.state.revokes()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """One record per API request, oldest first (copies, no secrets)."""
+        return self.state.requests()
+
+    def stats(self) -> dict[str, Any]:
+        return self.state.stats()
+
+    def pending_faults(self) -> dict[str, Any]:
+        return self.state.pending_faults()
+
+    def add_fault(self, path: str, kind: str, count: int = 1, **params: Any) -> None:
+        """The next ``count`` requests to ``path`` get this fault (see ``faults`` for kinds)."""
+        self.state.add_fault(path, kind, count, **params)
+
+    def set_chaos(
+        self, path: str, rate: float, kinds: Sequence[Mapping[str, Any]] = (), seed: int | None = None
+    ) -> None:
+        """Each request to ``path`` gets a random fault from ``kinds`` with probability ``rate``."""
+        self.state.set_chaos(path, rate, kinds, seed)
+
+    def clear_faults(self, path: str | None = None) -> None:
+        self.state.clear_faults(path)
+
+    def expire_tokens(self) -> None:
+        self.state.expire_tokens()
+
+    def advance_clock(self, seconds: float) -> None:
+        self.state.advance_clock(seconds)
+
+    def reset(self) -> None:
+        self.state.reset()

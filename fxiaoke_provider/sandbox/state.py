@@ -1,0 +1,288 @@
+"""Everything the sandbox remembers, behind one lock: clock, tokens, limits, faults, records, counters.
+
+Handler threads call these methods concurrently. Nothing here stores a token value in a record, an
+appSecret or a permanentCode: request bodies are never kept, only the message payload of a delivery.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fxiaoke_provider.protocol import SUCCESS, TOKEN_PATHS
+from fxiaoke_provider.sandbox.config import (
+    REQUEST_RECORD_LIMIT,
+    TOKEN_LIMIT_WINDOW_S,
+    TRACE_ID_PREFIX,
+    SandboxApp,
+)
+from fxiaoke_provider.sandbox.faults import Fault, FaultPlan, fault_from_spec, make_fault
+from fxiaoke_provider.sandbox.ratelimit import SlidingWindowLimiter
+from fxiaoke_provider.sandbox.tokens import Token, TokenStore
+
+
+class SandboxState:
+    """The sandbox's memory; ``reset()`` returns it to a fresh start (traceIds stay unique)."""
+
+    def __init__(
+        self,
+        app: SandboxApp,
+        *,
+        api_paths: Iterable[str],
+        rate_limit_calls: int,
+        rate_limit_window_s: float,
+        token_calls_per_minute: int,
+    ) -> None:
+        self.app = app
+        self.api_paths = frozenset(api_paths)
+        self._lock = threading.Lock()
+        self._trace_counter = itertools.count(1)
+        self._api_limiter = SlidingWindowLimiter(rate_limit_calls, rate_limit_window_s)
+        self._token_limiter = SlidingWindowLimiter(token_calls_per_minute, TOKEN_LIMIT_WINDOW_S)
+        self._tokens = TokenStore()
+        self._faults = FaultPlan()
+        self._token_in_flight = 0  # survives reset(): calls in flight still finish and decrement it
+        self._init_records()
+
+    def _init_records(self) -> None:
+        self._clock_offset = 0.0
+        self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_RECORD_LIMIT)
+        self._messages: list[dict[str, Any]] = []
+        self._by_trace_id: dict[str, dict[str, Any]] = {}
+        self._revokes: list[dict[str, Any]] = []
+        self._request_seq = 0
+        self._seen_third_trace_ids: set[str] = set()
+        self._duplicated_third_trace_ids: set[str] = set()
+        self._codes: Counter[int | None] = Counter()
+        self._http_statuses: Counter[int | None] = Counter()
+        self._counts: Counter[str] = Counter()
+        self._token_concurrent_max = 0
+
+    # --- clock and ids ---------------------------------------------------------------------------
+    def now(self) -> float:
+        """Sandbox time: wall time plus whatever ``advance_clock`` added."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError("seconds must be a non-negative number")
+        with self._lock:
+            self._clock_offset += float(seconds)
+            return self._clock_offset
+
+    def new_trace_id(self) -> str:
+        return f"{TRACE_ID_PREFIX}{next(self._trace_counter)}.{secrets.token_hex(4)}"
+
+    # --- faults ----------------------------------------------------------------------------------
+    def _check_path(self, path: str) -> None:
+        if path not in self.api_paths:
+            known = ", ".join(sorted(self.api_paths))
+            raise ValueError(f"unknown API path {path!r}; expected one of {known}")
+
+    def add_fault(self, path: str, kind: str, count: int = 1, **params: Any) -> Fault:
+        self._check_path(path)
+        fault = make_fault(kind, **params)
+        with self._lock:
+            self._faults.add(path, fault, count)
+        return fault
+
+    def set_chaos(
+        self, path: str, rate: float, kinds: Iterable[Mapping[str, Any]] = (), seed: int | None = None
+    ) -> None:
+        self._check_path(path)
+        faults = [fault_from_spec(spec) for spec in kinds]
+        with self._lock:
+            self._faults.set_chaos(path, rate, faults, seed)
+
+    def clear_faults(self, path: str | None = None) -> None:
+        if path is not None:
+            self._check_path(path)
+        with self._lock:
+            self._faults.clear(path)
+
+    def pending_faults(self) -> dict[str, Any]:
+        with self._lock:
+            return self._faults.pending()
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            return self._faults.take(path)
+
+    # --- tokens and limits -----------------------------------------------------------------------
+    def issue_token(self, app_id: str, style: str) -> tuple[Token, float]:
+        """The token to answer with and its remaining lifetime in seconds."""
+        with self._lock:
+            now = self.now()
+            token, _fresh = self._tokens.issue(app_id, style, self.app.ea, now)
+            return token, token.expires_at - now
+
+    def find_token(self, value: str) -> Token | None:
+        with self._lock:
+            return self._tokens.find(value, self.now())
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._tokens.expire_all()
+
+    def allow_call(self, path: str, tenant: str) -> bool:
+        with self._lock:
+            return self._api_limiter.allow((path, tenant), self.now())
+
+    def allow_token_call(self, app_id: str) -> bool:
+        with self._lock:
+            return self._token_limiter.allow(app_id, self.now())
+
+    def token_call_started(self) -> None:
+        with self._lock:
+            self._token_in_flight += 1
+            self._token_concurrent_max = max(self._token_concurrent_max, self._token_in_flight)
+
+    def token_call_finished(self) -> None:
+        with self._lock:
+            self._token_in_flight -= 1
+
+    # --- records ---------------------------------------------------------------------------------
+    def record_message(
+        self,
+        *,
+        trace_id: str,
+        third_trace_id: str | None,
+        path: str,
+        service_id: str | None,
+        msg_type: str,
+        to_user: list[str],
+        message: Any,
+    ) -> None:
+        with self._lock:
+            record = {
+                "seq": len(self._messages) + 1,
+                "traceId": trace_id,
+                "thirdTraceId": third_trace_id,
+                "path": path,
+                "serviceId": service_id,
+                "msgType": msg_type,
+                "toUser": to_user,
+                "message": message,
+                "received_at": self.now(),
+                "revoked": False,
+            }
+            self._messages.append(record)
+            self._by_trace_id[trace_id] = record
+
+    def record_revoke(
+        self, *, trace_id: str, third_trace_id: str | None, service_id: str, message_id: str
+    ) -> bool:
+        """Mark the message whose traceId is ``message_id`` revoked; True if there was one."""
+        with self._lock:
+            target = self._by_trace_id.get(message_id)
+            if target is not None:
+                target["revoked"] = True
+            self._revokes.append(
+                {
+                    "seq": len(self._revokes) + 1,
+                    "traceId": trace_id,
+                    "thirdTraceId": third_trace_id,
+                    "serviceId": service_id,
+                    "messageId": message_id,
+                    "matched": target is not None,
+                    "received_at": self.now(),
+                }
+            )
+            return target is not None
+
+    def record_request(
+        self,
+        *,
+        path: str,
+        third_trace_id: str | None,
+        auth_style: str | None,
+        error_code: int | None,
+        trace_id: str,
+        fault: Fault | None,
+        delivered: bool,
+        http_status: int | None,
+    ) -> dict[str, Any]:
+        with self._lock:
+            self._request_seq += 1
+            record = {
+                "seq": self._request_seq,
+                "path": path,
+                "thirdTraceId": third_trace_id,
+                "auth_style": auth_style,
+                "errorCode": error_code,
+                "traceId": trace_id,
+                "fault": fault.kind if fault is not None else None,
+                "delivered": delivered,
+                "http_status": http_status,
+            }
+            self._requests.append(record)
+            self._codes[error_code] += 1
+            self._http_statuses[http_status] += 1
+            if fault is not None:
+                self._counts["faults_injected"] += 1
+            if delivered:
+                self._counts["messages_delivered"] += 1
+            if path in TOKEN_PATHS:
+                self._counts["token_calls"] += 1
+                if error_code == SUCCESS:
+                    self._counts["token_calls_ok"] += 1
+            if third_trace_id:
+                if third_trace_id in self._seen_third_trace_ids:
+                    self._duplicated_third_trace_ids.add(third_trace_id)
+                else:
+                    self._seen_third_trace_ids.add(third_trace_id)
+            return record
+
+    def count(self, name: str) -> None:
+        """Bump a free-form counter shown in ``stats()`` (e.g. requests to unknown paths)."""
+        with self._lock:
+            self._counts[name] += 1
+
+    # --- inspection ------------------------------------------------------------------------------
+    def messages(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._messages)
+
+    def revokes(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(record) for record in self._revokes]
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(record) for record in self._requests]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            now = self.now()
+            counts = self._counts
+            return {
+                "requests": self._request_seq,
+                "token_calls": counts["token_calls"],
+                "token_calls_ok": counts["token_calls_ok"],
+                "token_concurrent_max": self._token_concurrent_max,
+                "token_in_flight": self._token_in_flight,
+                "tokens_live": self._tokens.live_count(now),
+                "messages_delivered": counts["messages_delivered"],
+                "revokes": len(self._revokes),
+                "faults_injected": counts["faults_injected"],
+                "duplicate_third_trace_ids": len(self._duplicated_third_trace_ids),
+                "not_found": counts["not_found"],
+                "error_codes": {str(code): n for code, n in self._codes.items() if code is not None},
+                "http_statuses": {str(status): n for status, n in self._http_statuses.items() if status},
+                "clock_offset_s": self._clock_offset,
+            }
+
+    def reset(self) -> None:
+        """Forget tokens, records, counters, limits, faults and the clock offset."""
+        with self._lock:
+            self._tokens.expire_all()
+            self._api_limiter.clear()
+            self._token_limiter.clear()
+            self._faults.clear()
+            self._init_records()

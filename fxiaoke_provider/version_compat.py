@@ -1,0 +1,46 @@
+"""The only place that knows Airflow 2.11 and 3.x apart: base classes and helpers by version."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow import __version__ as _airflow_version
+from airflow.exceptions import AirflowFailException
+
+
+def _version_tuple(version: str) -> tuple[int, int]:
+    major, minor = [*version.split("."), "0"][:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+AIRFLOW_VERSION = _version_tuple(_airflow_version)
+AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
+
+if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk import BaseHook, BaseNotifier, BaseOperator
+else:
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
+    from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef]
+
+
+def mask_secret(secret: Any) -> None:
+    """Register a value with Airflow's secrets masker so task logs show ``***`` instead."""
+    if AIRFLOW_V_3_0_PLUS:
+        try:
+            from airflow.sdk.log import mask_secret as _mask
+        except ImportError:  # Airflow 3.0
+            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask
+    else:
+        from airflow.utils.log.secrets_masker import mask_secret as _mask
+    _mask(secret)
+
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AirflowFailException",
+    "BaseHook",
+    "BaseNotifier",
+    "BaseOperator",
+    "mask_secret",
+]

@@ -1,0 +1,95 @@
+"""Shared fixtures: a project-local Airflow home, the sandbox gateway on loopback, a connection to it.
+
+Environment comes first, before anything imports Airflow, so the suite can never touch the
+user's own Airflow home or database even when pytest is started by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = ROOT / "example_dags"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow-home" / "pytest"))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path)},
+        }
+        for name, path in (("example_dags", EXAMPLE_DAGS), ("test_dags", TEST_DAGS))
+    ]
+)
+if not Path(os.environ["AIRFLOW_HOME"]).resolve().is_relative_to(ROOT):
+    raise RuntimeError(f"AIRFLOW_HOME must be inside the project for tests; got {os.environ['AIRFLOW_HOME']}")
+
+import pytest  # noqa: E402
+
+from fxiaoke_provider.sandbox import (  # noqa: E402
+    DEFAULT_APP_ID,
+    DEFAULT_APP_SECRET,
+    DEFAULT_PERMANENT_CODE,
+    SandboxGateway,
+)
+
+SERVICE_ID = "FSAID_service_alerts"
+USER_ID = "1000"
+
+
+def _ensure_metadata_db() -> None:
+    """``scripts/test.sh`` migrates a fresh DB; a bare ``pytest`` run gets one here."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    if not (home / "airflow.db").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ
+        )
+
+
+_ensure_metadata_db()
+
+
+@pytest.fixture
+def sandbox():
+    """A fresh gateway per test on an ephemeral loopback port, documented limits unless overridden."""
+    with SandboxGateway(port=0, token_delay_s=0.0) as gateway:
+        yield gateway
+
+
+def connection_dict(gateway: SandboxGateway, tmp_path: Path, **extra: object) -> dict:
+    return {
+        "conn_type": "fxiaoke",
+        "host": gateway.url,
+        "login": DEFAULT_APP_ID,
+        "password": DEFAULT_APP_SECRET,
+        "extra": {
+            "permanent_code": DEFAULT_PERMANENT_CODE,
+            "user_id": USER_ID,
+            "service_id": SERVICE_ID,
+            "token_cache_dir": str(tmp_path / "token-cache"),
+            "retry_max_wait": 0.05,
+            **extra,
+        },
+    }
+
+
+@pytest.fixture
+def use_connection(monkeypatch, tmp_path):
+    """Install ``fxiaoke_default`` (or another id) as an ``AIRFLOW_CONN_*`` JSON variable."""
+
+    def install(gateway: SandboxGateway, conn_id: str = "fxiaoke_default", **extra: object) -> dict:
+        conn = connection_dict(gateway, tmp_path, **extra)
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+        return conn
+
+    return install
