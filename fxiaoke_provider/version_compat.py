@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as _airflow_version
-from airflow.exceptions import AirflowFailException
 
 
 def _version_tuple(version: str) -> tuple[int, int]:
@@ -18,7 +17,9 @@ AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import BaseHook, BaseNotifier, BaseOperator
+    from airflow.sdk.exceptions import AirflowFailException
 else:
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
     from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef]

@@ -27,7 +27,8 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
             "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
             "kwargs": {"path": str(path)},
         }
-        for name, path in (("example_dags", EXAMPLE_DAGS), ("test_dags", TEST_DAGS))
+        # "example_dags" is reserved by Airflow 3 for its own examples, hence the prefix
+        for name, path in (("fxiaoke_example_dags", EXAMPLE_DAGS), ("fxiaoke_test_dags", TEST_DAGS))
     ]
 )
 if not Path(os.environ["AIRFLOW_HOME"]).resolve().is_relative_to(ROOT):

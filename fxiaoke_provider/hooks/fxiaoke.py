@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -182,7 +182,10 @@ class FxiaokeHook(BaseHook):
 
     def get_token(self) -> AccessToken:
         """The current token: from this hook, else the machine's cache, else the gateway."""
-        token = self._token_store.get(self.fetch_token)
+        return self._current_token(self.fetch_token)
+
+    def _current_token(self, fetch: Callable[[], AccessToken]) -> AccessToken:
+        token = self._token_store.get(fetch)
         mask_secret(token.value)  # a token read from the shared file is new to this process's masker
         return token
 
@@ -212,7 +215,9 @@ class FxiaokeHook(BaseHook):
         renewed = False
         for attempt in build_retrying(self.config.retry):
             with attempt:
-                token = self.get_token()
+                # The single-shot fetch: this loop already retries it (a retrying fetch inside
+                # would multiply attempts and hammer the 10-a-minute token endpoint).
+                token = self._current_token(self._fetch_token_once)
                 try:
                     answer = self._post(path, *self._authorised(body, token))
                 except FxiaokeTokenExpiredError:
@@ -221,7 +226,8 @@ class FxiaokeHook(BaseHook):
                     renewed = True
                     log.info("Fxiaoke token rejected (20016); renewing it and retrying once")
                     self._token_store.invalidate(token)
-                    answer = self._post(path, *self._authorised(body, self.get_token()))
+                    token = self._current_token(self._fetch_token_once)
+                    answer = self._post(path, *self._authorised(body, token))
                 log.debug(
                     "Fxiaoke %s ok: traceId %s, thirdTraceId %s",
                     path,

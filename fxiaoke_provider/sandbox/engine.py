@@ -10,7 +10,6 @@ import hmac
 import json
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +47,9 @@ _TOKEN_FIELDS = {
     TOKEN_PATH: ("appId", "appSecret", "permanentCode", "grantType"),
     LEGACY_TOKEN_PATH: ("appId", "appSecret", "permanentCode"),
 }
-#: Longest thirdTraceId kept in a record; anything longer is not a UUID anyway.
-_MAX_TRACE_ID_KEPT = 64
-_UNSAFE_LOG_CHARS = re.compile(r"[^0-9A-Za-z{}:-]")
+#: Shown instead of a thirdTraceId that is not a UUID: it could hold anything, even a token.
+INVALID_TRACE_ID = "<invalid>"
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -86,13 +85,8 @@ class _Processed:
 
 
 def _is_uuid(value: str | None) -> bool:
-    if not value:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """A UUID in its usual text form, hyphens optional (``uuid.UUID`` would also take ``+``, ``_``, urn:)."""
+    return value is not None and _UUID_RE.fullmatch(value) is not None
 
 
 def _parse_body(raw: bytes) -> dict[str, Any] | None:
@@ -123,35 +117,37 @@ class SandboxEngine:
         fault = self.state.take_fault(call.path)
         processed = self._process(call, trace_id) if fault is None or fault.deliver else None
         reply = self._reply(fault, processed, trace_id)
-        third = call.third_trace_id[:_MAX_TRACE_ID_KEPT] if call.third_trace_id is not None else None
+        third_trace_id = self._shown_trace_id(call.third_trace_id)
         record = self.state.record_request(
             path=call.path,
-            third_trace_id=third,
-            auth_style=processed.auth_style if processed else None,
+            third_trace_id=third_trace_id,
+            third_trace_id_valid=third_trace_id not in (None, INVALID_TRACE_ID),
+            auth_style=processed.auth_style if processed is not None else None,
             error_code=reply.payload["errorCode"] if reply.payload is not None else None,
             trace_id=trace_id,
             fault=fault,
-            delivered=processed.delivered if processed else False,
+            delivered=processed is not None and processed.delivered,
             http_status=None if reply.abort else reply.status,
         )
         if self.log.enabled:
             self.log.write(
                 record,
                 at=self.state.now(),
-                shown_trace_id=self._shown_trace_id(call.third_trace_id),
+                shown_trace_id=third_trace_id or "-",
                 fault=fault,
-                msg_type=processed.msg_type if processed else None,
-                recipients=processed.recipients if processed else None,
+                msg_type=processed.msg_type if processed is not None else None,
+                recipients=processed.recipients if processed is not None else None,
             )
         if fault is not None and fault.kind == "delay" and fault.seconds:
             time.sleep(fault.seconds)
         return reply
 
     @staticmethod
-    def _shown_trace_id(value: str | None) -> str:
+    def _shown_trace_id(value: str | None) -> str | None:
+        """A thirdTraceId as records and logs show it: only a real UUID is repeated, never free text."""
         if value is None:
-            return "-"
-        return value if _is_uuid(value) and not _UNSAFE_LOG_CHARS.search(value) else "<invalid>"
+            return None
+        return value if _is_uuid(value) else INVALID_TRACE_ID
 
     def _reply(self, fault: Fault | None, processed: _Processed | None, trace_id: str) -> Reply:
         if fault is None or (fault.kind == "delay" and processed is not None):

@@ -15,6 +15,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
@@ -47,8 +48,8 @@ from fxiaoke_provider.sandbox.state import SandboxState
 MAX_BODY_BYTES = 10 * 1024 * 1024
 #: Idle keep-alive connections are closed after this long, so stuck clients do not pin threads.
 IDLE_TIMEOUT_S = 120.0
-#: How often ``serve_forever`` checks for shutdown; small so ``stop()`` returns quickly in tests.
-POLL_INTERVAL_S = 0.05
+#: How often ``serve_forever`` checks for shutdown when nothing wakes it (``stop()`` pokes it awake).
+POLL_INTERVAL_S = 0.5
 
 
 def is_loopback_host(host: str) -> bool:
@@ -293,7 +294,13 @@ class SandboxGateway:
         if server is None:
             return
         self._server = self._thread = None
-        server.shutdown()
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        deadline = time.monotonic() + 5
+        while stopper.is_alive() and time.monotonic() < deadline:  # a throwaway connection wakes select
+            with contextlib.suppress(OSError), socket.create_connection(server.server_address[:2], timeout=1):
+                pass
+            stopper.join(0.01)
         server.server_close()
         server.drop_connections()
         if thread is not None:

@@ -201,6 +201,7 @@ class SandboxState:
         *,
         path: str,
         third_trace_id: str | None,
+        third_trace_id_valid: bool,
         auth_style: str | None,
         error_code: int | None,
         trace_id: str,
@@ -232,7 +233,7 @@ class SandboxState:
                 self._counts["token_calls"] += 1
                 if error_code == SUCCESS:
                     self._counts["token_calls_ok"] += 1
-            if third_trace_id:
+            if third_trace_id_valid and third_trace_id:
                 if third_trace_id in self._seen_third_trace_ids:
                     self._duplicated_third_trace_ids.add(third_trace_id)
                 else:

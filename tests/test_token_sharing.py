@@ -1,0 +1,214 @@
+"""Every process on a machine with the same credentials shares one access token.
+
+The token endpoint allows 10 calls a minute and no concurrent calls, while a DAG may start 20 task
+processes in the same second. These tests start real processes together against the sandbox (whose
+token call takes 0.2 s, so overlapping calls would show in ``token_concurrent_max``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fxiaoke_provider import protocol
+from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
+from fxiaoke_provider.token_store import AccessToken, FileTokenStore, MemoryTokenStore, cache_key
+from tests.conftest import connection_dict
+
+PROCESSES = 6
+SENDS_PER_PROCESS = 5
+PROC_SEND = Path(__file__).resolve().parent / "proc_send.py"
+
+
+def _fan_out(gateway: SandboxGateway, tmp_path: Path, **extra: object) -> list[dict]:
+    """Start PROCESSES real task processes, release them at once, return what each printed."""
+    conn = connection_dict(gateway, tmp_path, **extra)
+    env = {**os.environ, "AIRFLOW_CONN_FX_FANOUT": json.dumps(conn), "PYTHONPATH": str(PROC_SEND.parents[1])}
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    ready.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(PROC_SEND), "fx_fanout", str(ready), str(go), str(SENDS_PER_PROCESS), f"p{n}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(PROCESSES)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(ready.iterdir())) < PROCESSES:
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        go.touch()  # the barrier: every process is imported and configured; all send now
+        outputs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    return [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
+
+
+@pytest.fixture
+def slow_token_sandbox():
+    with SandboxGateway(port=0, token_delay_s=0.2) as gateway:
+        yield gateway
+
+
+def test_parallel_processes_share_one_token_from_the_file_cache(slow_token_sandbox, tmp_path):
+    results = _fan_out(slow_token_sandbox, tmp_path)
+    stats = slow_token_sandbox.stats()
+    print(f"\nfile cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
+          f"max concurrent {stats['token_concurrent_max']}")
+    assert stats["token_calls"] == 1
+    assert stats["token_concurrent_max"] == 1
+    assert stats["messages_delivered"] == PROCESSES * SENDS_PER_PROCESS
+    texts = {m["message"]["content"] for m in slow_token_sandbox.messages()}
+    assert len(texts) == PROCESSES * SENDS_PER_PROCESS
+    assert sum(len(r["trace_ids"]) for r in results) == PROCESSES * SENDS_PER_PROCESS
+
+
+def test_memory_cache_fetches_one_token_per_process(slow_token_sandbox, tmp_path):
+    """The contrast: without the shared file, every process asks the token endpoint itself."""
+    _fan_out(slow_token_sandbox, tmp_path, token_cache="memory")
+    stats = slow_token_sandbox.stats()
+    print(f"\nmemory cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
+          f"max concurrent {stats['token_concurrent_max']}")
+    assert stats["token_calls"] == PROCESSES
+    assert stats["messages_delivered"] == PROCESSES * SENDS_PER_PROCESS
+    assert not (tmp_path / "token-cache").exists()
+
+
+def test_default_cache_file_lives_under_airflow_home_with_private_modes(
+    sandbox, use_connection, monkeypatch, tmp_path
+):
+    home = tmp_path / "airflow-home"
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    use_connection(sandbox, token_cache_dir=None)
+    FxiaokeHook().send_message(["1000"], "hello")
+    directory = home / "fxiaoke" / "token-cache"
+    files = [p for p in directory.iterdir() if p.suffix == ".json"]
+    assert len(files) == 1
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    content = files[0].read_text()
+    assert DEFAULT_APP_SECRET not in content and DEFAULT_PERMANENT_CODE not in content
+    assert DEFAULT_PERMANENT_CODE not in files[0].name
+
+
+def test_second_hook_reuses_the_cached_token(sandbox, use_connection):
+    use_connection(sandbox)
+    FxiaokeHook().send_message(["1000"], "first")
+    FxiaokeHook().send_message(["1000"], "second")  # a new process would look like this
+    assert sandbox.stats()["token_calls"] == 1
+
+
+def test_cache_key_separates_host_app_and_permanent_code():
+    base = cache_key("https://open.fxiaoke.com", "FSAID_a", "code-1", "header")
+    assert base != cache_key("https://open-ale.fxiaoke.com", "FSAID_a", "code-1", "header")
+    assert base != cache_key("https://open.fxiaoke.com", "FSAID_b", "code-1", "header")
+    assert base != cache_key("https://open.fxiaoke.com", "FSAID_a", "code-2", "header")
+    assert base == cache_key("https://open.fxiaoke.com", "FSAID_a", "code-1", "header")
+
+
+@pytest.mark.parametrize("garbage", ["", "{not json", '{"value": "x"}', "[]", '{"value": 1, "tenant": null}'])
+def test_corrupt_cache_file_is_ignored_and_replaced(sandbox, use_connection, tmp_path, garbage):
+    use_connection(sandbox)
+    hook = FxiaokeHook()
+    store = hook._token_store
+    assert isinstance(store, FileTokenStore)
+    os.makedirs(store.directory, mode=0o700, exist_ok=True)
+    Path(store.path).write_text(garbage)
+    hook.send_message(["1000"], "despite a broken cache")
+    assert sandbox.stats()["token_calls"] == 1
+    assert sandbox.stats()["messages_delivered"] == 1
+    replaced = AccessToken.from_json(Path(store.path).read_text())
+    assert replaced.tenant
+
+
+def test_memory_mode_writes_no_file(sandbox, use_connection, tmp_path):
+    use_connection(sandbox, token_cache="memory")
+    hook = FxiaokeHook()
+    hook.send_message(["1000"], "one")
+    hook.send_message(["1000"], "two")
+    assert type(hook._token_store) is MemoryTokenStore
+    assert sandbox.stats()["token_calls"] == 1
+    assert not (tmp_path / "token-cache").exists()
+
+
+def test_hook_argument_token_cache_overrides_the_extra(sandbox, use_connection, tmp_path):
+    use_connection(sandbox, token_cache="file")
+    hook = FxiaokeHook(token_cache="memory")
+    hook.send_message(["1000"], "one")
+    assert type(hook._token_store) is MemoryTokenStore
+
+
+def test_expired_shared_token_is_renewed_once_and_the_file_updated(sandbox, use_connection):
+    use_connection(sandbox)
+    first = FxiaokeHook()
+    first.send_message(["1000"], "before")
+    old = first.get_token().value
+    sandbox.expire_tokens()
+    second = FxiaokeHook()  # reads the now-rejected token from the file
+    second.send_message(["1000"], "after")
+    new = AccessToken.from_json(Path(second._token_store.path).read_text()).value
+    assert new != old
+    assert sandbox.stats()["token_calls"] == 2
+    first.send_message(["1000"], "first hook again")  # its memory copy is rejected: renews from the file
+    assert sandbox.stats()["token_calls"] == 2
+    assert sandbox.stats()["messages_delivered"] == 3
+
+
+def test_file_lock_serialises_fetches_across_independent_stores(tmp_path):
+    """Separate store objects (as in separate processes) on one file: one fetch, never two at once."""
+    calls, in_flight, peak = [], [0], [0]
+    guard = threading.Lock()
+
+    def fetch() -> AccessToken:
+        with guard:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        calls.append(1)
+        with guard:
+            in_flight[0] -= 1
+        return AccessToken("tok", "ea", time.time(), protocol.TOKEN_LIFETIME_S)
+
+    stores = [FileTokenStore(str(tmp_path), "k") for _ in range(8)]
+    threads = [threading.Thread(target=s.get, args=(fetch,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert peak[0] == 1
+
+
+def test_token_is_renewed_after_6600_seconds_not_before(tmp_path):
+    now = [1000.0]
+    fetched: list[float] = []
+
+    def fetch() -> AccessToken:
+        fetched.append(now[0])
+        return AccessToken(f"tok{len(fetched)}", "ea", now[0], protocol.TOKEN_LIFETIME_S)
+
+    store = FileTokenStore(str(tmp_path), "k", clock=lambda: now[0])
+    assert store.get(fetch).value == "tok1"
+    now[0] += protocol.TOKEN_RENEW_AFTER_S - 1
+    assert store.get(fetch).value == "tok1"
+    now[0] += 2
+    assert store.get(fetch).value == "tok2"
+    assert len(fetched) == 2
