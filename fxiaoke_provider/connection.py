@@ -82,11 +82,16 @@ class ExtraReader:
     Forms store untouched fields as ``""`` or ``None``; those count as absent.
     """
 
-    def __init__(self, conn_id: str, extra: Mapping[str, Any]) -> None:
+    def __init__(
+        self, conn_id: str, extra: Mapping[str, Any], arguments: Mapping[str, Any] | None = None
+    ) -> None:
         self.conn_id = conn_id
-        self.extra = extra
+        self.arguments = {k: v for k, v in (arguments or {}).items() if v is not None}
+        self.extra = {**extra, **self.arguments}  # hook arguments win over extras
 
     def error(self, key: str, rule: str) -> FxiaokeConnectionConfigError:
+        if key in self.arguments:
+            return FxiaokeConnectionConfigError(self.conn_id, f"hook argument {key!r}", rule)
         return FxiaokeConnectionConfigError(self.conn_id, f"extra {key!r}", rule)
 
     def raw(self, key: str) -> Any:
@@ -190,9 +195,7 @@ def config_from_connection(
 ) -> FxiaokeConnectionConfig:
     """Validate a connection; ``overrides`` are hook arguments that win over extras when not None."""
     conn_id = conn.conn_id
-    extras = dict(conn.extra_dejson or {})
-    extras.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    reader = ExtraReader(conn_id, extras)
+    reader = ExtraReader(conn_id, conn.extra_dejson or {}, overrides)
 
     def required(value: str | None, field_name: str, what: str) -> str:
         if value is None or not str(value).strip():

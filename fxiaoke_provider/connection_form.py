@@ -37,7 +37,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "token_cache": {
         "label": "Token Cache",
-        "schema": {"type": ["string", "null"], "enum": ["file", "memory", None], "default": "file"},
+        # no "default": the API server masks values of fields named like "token" as "***", and the
+        # form would be pre-filled with that; the placeholder shows the default instead
+        "schema": {"type": ["string", "null"], "enum": ["file", "memory", None]},
         "description": "file: one token shared by all task processes on a worker (default); "
         "memory: one token per hook.",
     },

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from typing import TYPE_CHECKING
 
 from fxiaoke_provider.exceptions import FxiaokeOutcomeUnknownError, FxiaokeTransientError
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INITIAL_WAIT_S = 0.5
+JITTER_S = 0.5
+
+
+def backoff_wait(attempt_number: int, max_wait_s: float) -> float:
+    """Seconds to wait after failed attempt ``attempt_number``: 0.5, 1, 2, 4... plus up to 0.5 of jitter.
+
+    The jitter spreads the retries of parallel task processes that were refused in the same second;
+    ``max_wait_s`` caps the total. (Written out because tenacity renamed the arguments of its own
+    ``wait_exponential_jitter`` across versions.)
+    """
+    exponential = INITIAL_WAIT_S * 2 ** min(attempt_number - 1, 30)
+    return max(0.0, min(exponential + random.uniform(0, JITTER_S), max_wait_s))
 
 
 def is_retryable(error: BaseException, retry_unknown_outcome: bool) -> bool:
@@ -46,9 +59,7 @@ def build_retrying(settings: RetrySettings, sleep=None) -> tenacity.Retrying:
     extra = {"sleep": sleep} if sleep is not None else {}
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(settings.max_attempts),
-        wait=tenacity.wait_exponential_jitter(
-            initial=min(INITIAL_WAIT_S, settings.max_wait_s), max=settings.max_wait_s, jitter=INITIAL_WAIT_S
-        ),
+        wait=lambda state: backoff_wait(state.attempt_number, settings.max_wait_s),
         retry=tenacity.retry_if_exception(lambda error: is_retryable(error, settings.retry_unknown_outcome)),
         before_sleep=_log_retry,
         reraise=True,

@@ -71,8 +71,8 @@ Fetch = Callable[[], AccessToken]
 class MemoryTokenStore:
     """One token per hook, guarded so threads sharing a hook fetch once."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock or (lambda: time.time())  # looked up per call, so a patched clock applies
         self._token: AccessToken | None = None
         self._lock = threading.Lock()
 
@@ -106,7 +106,7 @@ def cache_key(base_url: str, app_id: str, permanent_code: str, auth_style: str) 
 class FileTokenStore(MemoryTokenStore):
     """Memory first, then the machine-wide file; fetches under an exclusive ``flock``."""
 
-    def __init__(self, directory: str, key: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, directory: str, key: str, clock: Callable[[], float] | None = None) -> None:
         super().__init__(clock)
         self.directory = directory
         self.path = os.path.join(directory, f"fxiaoke-token-{key}.json")

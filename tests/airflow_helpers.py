@@ -47,3 +47,31 @@ def xcom(dag_run, task_id: str, key: str = "return_value", map_index: int = -1) 
     from airflow.models.xcom import XCom
 
     return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key, map_index=map_index)
+
+
+def all_xcoms(dag_run) -> list[tuple[str, int, str, Any]]:
+    """Every XCom of a run as ``(task_id, map_index, key, value)``, read back from the metadata DB."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:  # both generations hand back the deserialized value on load
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.models.xcom import XComModel
+
+            rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)).all()
+        else:
+            from airflow.models.xcom import XCom
+
+            rows = XCom.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, session=session).all()
+        return [(row.task_id, row.map_index, row.key, row.value) for row in rows]
+
+
+def xcoms_holding(dag_run, secrets: list[str]) -> list[tuple[str, int, str]]:
+    """The XComs of a run whose stored value contains any of ``secrets`` (should be none)."""
+    import json
+
+    found = []
+    for task_id, map_index, key, value in all_xcoms(dag_run):
+        text = json.dumps(value, default=repr) + repr(value)
+        if any(secret in text for secret in secrets):
+            found.append((task_id, map_index, key))
+    return found

@@ -1,36 +1,46 @@
 """One task process of a fan-out, started by the tests as ``python tests/proc_send.py``.
 
-It builds an ``FxiaokeHook`` from an ``AIRFLOW_CONN_*`` variable (as a task process would), says it is
-ready, waits for the common start signal (a file), then sends ``count`` messages and prints the
-traceIds as one JSON line. Importing Airflow is slow; the barrier makes the sends start together.
+Usage: ``proc_send.py <signal_dir> <count> <tag> <conn_id> [<conn_id> ...]``. For each connection id
+(an ``AIRFLOW_CONN_*`` variable, as a task process would read it) it builds an ``FxiaokeHook``; then,
+phase by phase, it waits for the start file ``go-<phase>`` in ``signal_dir``, sends ``count`` messages
+with that hook and leaves ``done-<phase>-<tag>``. Importing Airflow is slow; the start files make the
+sends of all processes start together. Prints the traceIds as one JSON line.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 180.0
 
 
-def main(conn_id: str, ready_dir: str, go_file: str, count: int, tag: str) -> None:
+def wait_for(path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not path.exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"no start signal {path.name}")
+        time.sleep(0.002)
+
+
+def main(signal_dir: Path, count: int, tag: str, conn_ids: list[str]) -> None:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
-    hook = FxiaokeHook(conn_id)
-    _ = hook.config  # parse the connection before the start, like a task that is about to send
-    Path(ready_dir, f"{tag}.ready").touch()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not os.path.exists(go_file):
-        if time.monotonic() > deadline:
-            sys.exit("no start signal")
-        time.sleep(0.002)
-    trace_ids = [hook.send_message(["1000"], f"fan-out {tag} #{i}")[0]["traceId"] for i in range(count)]
+    hooks = [FxiaokeHook(conn_id) for conn_id in conn_ids]
+    for hook in hooks:
+        _ = hook.config  # parse the connection before the start, like a task about to send
+    (signal_dir / f"ready-{tag}").touch()
+    trace_ids: list[list[str]] = []
+    for phase, hook in enumerate(hooks):
+        wait_for(signal_dir / f"go-{phase}")
+        trace_ids.append(
+            [hook.send_message(["1000"], f"fan-out {tag} phase {phase} #{i}")[0]["traceId"] for i in range(count)]
+        )
+        (signal_dir / f"done-{phase}-{tag}").touch()
     print(json.dumps({"tag": tag, "trace_ids": trace_ids}))
 
 
 if __name__ == "__main__":
-    conn, ready, go, n, name = sys.argv[1:6]
-    main(conn, ready, go, int(n), name)
+    main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:])

@@ -1,4 +1,4 @@
-"""Airflow connections of type ``fxiaoke`` (JSON and URI form) become one validated config, or a clear error."""
+"""Airflow connections of type ``fxiaoke``, JSON or URI form, become one checked config or a clear error."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from fxiaoke_provider.connection import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_TIME
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError, FxiaokeInvalidInputError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.protocol import DEFAULT_HOST, RATE_LIMIT_CALLS
-from fxiaoke_provider.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
+from fxiaoke_provider.sandbox import (
+    DEFAULT_APP_ID,
+    DEFAULT_APP_SECRET,
+    DEFAULT_PERMANENT_CODE,
+    SandboxGateway,
+)
 
 APP_ID = "FSAID_conn0001"
 SECRET = "app-secret-7f3a9c1e"
@@ -91,7 +96,9 @@ def test_uri_form(install) -> None:
     assert config.timeout_s == 12.5
 
 
-def test_uri_form_with_encoded_loopback_url_works_end_to_end(install, sandbox: SandboxGateway, tmp_path: Path):
+def test_uri_form_with_encoded_loopback_url_works_end_to_end(
+    install, sandbox: SandboxGateway, tmp_path: Path
+) -> None:
     """A URL-encoded ``http://127.0.0.1:PORT`` host keeps scheme and port and reaches the sandbox."""
     query = urlencode(
         {
@@ -139,7 +146,9 @@ def test_missing_host_key_means_the_default_cloud(install) -> None:
         ("127.0.0.1", 8901, "http", "http://127.0.0.1:8901"),
     ],
 )
-def test_host_scheme_and_port(install, host: str, port: int | None, schema: str | None, expected: str) -> None:
+def test_host_scheme_and_port(
+    install, host: str, port: int | None, schema: str | None, expected: str
+) -> None:
     value = conn(host)
     value.update({k: v for k, v in (("port", port), ("schema", schema)) if v is not None})
     install("fxiaoke_host", value)
@@ -350,7 +359,8 @@ def test_empty_strings_and_none_count_as_absent(install) -> None:
     assert config.retry.max_attempts == DEFAULT_RETRY_MAX_ATTEMPTS
     assert config.auth_style == "header"
     assert config.token_cache == "file"
-    assert (config.service_id, config.token_cache_dir, config.proxy, config.ca_bundle) == (None, None, None, None)
+    for unset in (config.service_id, config.token_cache_dir, config.proxy, config.ca_bundle):
+        assert unset is None
     assert config.allow_insecure_http is False
 
 
@@ -371,7 +381,8 @@ def test_hook_arguments_win_over_extras(install) -> None:
         ),
     )
     from_extras = config_of("fxiaoke_over")
-    assert (from_extras.timeout_s, from_extras.retry.max_attempts, from_extras.retry.max_wait_s) == (5.0, 4, 9.0)
+    assert from_extras.timeout_s == 5.0
+    assert (from_extras.retry.max_attempts, from_extras.retry.max_wait_s) == (4, 9.0)
     overridden = config_of(
         "fxiaoke_over",
         timeout=1.5,
@@ -392,7 +403,7 @@ def test_hook_arguments_win_over_extras(install) -> None:
 def test_hook_arguments_are_validated_too(install) -> None:
     install("fxiaoke_arg", conn())
     error = config_error("fxiaoke_arg", timeout=-1)
-    assert "extra 'timeout'" in error.field
+    assert "hook argument 'timeout'" in error.field  # the argument, not the connection, is at fault
     assert "must be >= 0.001" in str(error)
 
 

@@ -254,7 +254,9 @@ def test_article_optional_fields_and_cover_flag() -> None:
     bare = {"title": "t", "coverImage": "m", "type": "URL", "content": "https://x.invalid"}
     assert messages.build_message_fields("articles", [bare])["articles"] == [bare]
     with_cover = article(coverImageInContent=True)
-    assert messages.build_message_fields("articles", [with_cover])["articles"][0]["coverImageInContent"] is True
+    assert (
+        messages.build_message_fields("articles", [with_cover])["articles"][0]["coverImageInContent"] is True
+    )
     url_without_cover = dict(bare, coverImageInContent=False)
     assert messages.build_message_fields("articles", [url_without_cover])["articles"] == [url_without_cover]
 

@@ -29,67 +29,88 @@ SENDS_PER_PROCESS = 5
 PROC_SEND = Path(__file__).resolve().parent / "proc_send.py"
 
 
-def _fan_out(gateway: SandboxGateway, tmp_path: Path, **extra: object) -> list[dict]:
-    """Start PROCESSES real task processes, release them at once, return what each printed."""
-    conn = connection_dict(gateway, tmp_path, **extra)
-    env = {**os.environ, "AIRFLOW_CONN_FX_FANOUT": json.dumps(conn), "PYTHONPATH": str(PROC_SEND.parents[1])}
-    ready, go = tmp_path / "ready", tmp_path / "go"
-    ready.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(PROC_SEND), "fx_fanout", str(ready), str(go), str(SENDS_PER_PROCESS), f"p{n}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(PROCESSES)
-    ]
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(ready.iterdir())) < PROCESSES:
-            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        go.touch()  # the barrier: every process is imported and configured; all send now
-        outputs = [p.communicate(timeout=120) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, err[-3000:]
-    return [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
+def _wait_for_files(signal_dir: Path, prefix: str, procs: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + 180
+    while len(list(signal_dir.glob(f"{prefix}*"))) < len(procs):
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            return  # a process died or hangs: its exit code and stderr tell why below
+        time.sleep(0.005)
 
 
-@pytest.fixture
-def slow_token_sandbox():
-    with SandboxGateway(port=0, token_delay_s=0.2) as gateway:
-        yield gateway
+@pytest.fixture(scope="module")
+def fan_out(tmp_path_factory):
+    """PROCESSES real task processes; phase 0 sends with the file cache, phase 1 with ``memory``.
+
+    The same processes run both phases (Airflow's import is the slow part); each phase has its own
+    sandbox whose token call takes 0.2 s, so overlapping token calls would be counted.
+    """
+    tmp_path = tmp_path_factory.mktemp("fan-out")
+    signal_dir = tmp_path / "signals"
+    signal_dir.mkdir()
+    with (
+        SandboxGateway(port=0, token_delay_s=0.2) as file_gw,
+        SandboxGateway(port=0, token_delay_s=0.2) as memory_gw,
+    ):
+        env = {
+            **os.environ,
+            "AIRFLOW_CONN_FX_FILE": json.dumps(connection_dict(file_gw, tmp_path)),
+            "AIRFLOW_CONN_FX_MEMORY": json.dumps(connection_dict(memory_gw, tmp_path, token_cache="memory")),
+        }
+        args = [str(signal_dir), str(SENDS_PER_PROCESS)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(PROC_SEND), *args, f"p{n}", "fx_file", "fx_memory"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(PROCESSES)
+        ]
+        try:
+            _wait_for_files(signal_dir, "ready-", procs)
+            (signal_dir / "go-0").touch()  # every process is imported and configured: all send now
+            _wait_for_files(signal_dir, "done-0-", procs)
+            (signal_dir / "go-1").touch()
+            outputs = [p.communicate(timeout=180) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        for p, (_out, err) in zip(procs, outputs):
+            assert p.returncode == 0, err[-3000:]
+        results = [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
+        yield {
+            "file": (file_gw.stats(), file_gw.messages()),
+            "memory": (memory_gw.stats(), memory_gw.messages()),
+            "results": results,
+            "cache_dir": tmp_path / "token-cache",
+        }
 
 
-def test_parallel_processes_share_one_token_from_the_file_cache(slow_token_sandbox, tmp_path):
-    results = _fan_out(slow_token_sandbox, tmp_path)
-    stats = slow_token_sandbox.stats()
-    print(f"\nfile cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
-          f"max concurrent {stats['token_concurrent_max']}")
+def test_parallel_processes_share_one_token_from_the_file_cache(fan_out):
+    stats, messages = fan_out["file"]
+    print(
+        f"\nfile cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
+        f"max concurrent {stats['token_concurrent_max']}"
+    )
     assert stats["token_calls"] == 1
     assert stats["token_concurrent_max"] == 1
     assert stats["messages_delivered"] == PROCESSES * SENDS_PER_PROCESS
-    texts = {m["message"]["content"] for m in slow_token_sandbox.messages()}
-    assert len(texts) == PROCESSES * SENDS_PER_PROCESS
-    assert sum(len(r["trace_ids"]) for r in results) == PROCESSES * SENDS_PER_PROCESS
+    assert len({m["message"]["content"] for m in messages}) == PROCESSES * SENDS_PER_PROCESS
+    assert len(list(fan_out["cache_dir"].glob("*.json"))) == 1
 
 
-def test_memory_cache_fetches_one_token_per_process(slow_token_sandbox, tmp_path):
+def test_memory_cache_fetches_one_token_per_process(fan_out):
     """The contrast: without the shared file, every process asks the token endpoint itself."""
-    _fan_out(slow_token_sandbox, tmp_path, token_cache="memory")
-    stats = slow_token_sandbox.stats()
-    print(f"\nmemory cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
-          f"max concurrent {stats['token_concurrent_max']}")
+    stats, messages = fan_out["memory"]
+    print(
+        f"\nmemory cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
+        f"max concurrent {stats['token_concurrent_max']}"
+    )
     assert stats["token_calls"] == PROCESSES
     assert stats["messages_delivered"] == PROCESSES * SENDS_PER_PROCESS
-    assert not (tmp_path / "token-cache").exists()
+    assert len({m["message"]["content"] for m in messages}) == PROCESSES * SENDS_PER_PROCESS
 
 
 def test_default_cache_file_lives_under_airflow_home_with_private_modes(

@@ -283,7 +283,9 @@ class FxiaokeHook(BaseHook):
                     failed=BatchOutcome(index, len(chunk)),
                     not_sent=[BatchOutcome(i, len(chunks[i])) for i in range(index + 1, len(chunks))],
                 ) from error
-        log.info(
+        # DEBUG: rendering a log line costs about as much CPU as the request itself, and a loop of
+        # sends should not pay it per message; the operator and the notifier log the traceIds once.
+        log.debug(
             "Sent Fxiaoke %s message to %d recipient(s) in %d request(s) via %s; traceIds: %s",
             fields["msgType"],
             len(recipients),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -58,9 +59,22 @@ class FxiaokeNotifier(BaseNotifier):
 
         return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id)
 
+    def __call__(self, *args: Any) -> None:
+        """Render and send from a copy: Airflow renders template fields in place, and one notifier
+        is often shared by many tasks (``default_args``), each of which needs its own text."""
+        super(FxiaokeNotifier, copy.copy(self)).__call__(*args)
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        dag = context.get("dag")
+        if jinja_env is None and dag is not None and not hasattr(dag, "get_template_env"):
+            # Airflow 3's dag.test() hands DAG-level callbacks the scheduler's serialized DAG,
+            # which has no template environment: render with the default one instead of failing.
+            jinja_env = self.get_template_env(dag=None)
+        super().render_template_fields(context, jinja_env)
+
     def notify(self, context: Any) -> None:
         try:
-            self.hook.send_message(
+            answers = self.hook.send_message(
                 messages.recipients_from_rendered(self.to_users),
                 self.message,
                 msg_type=self.msg_type,
@@ -68,6 +82,8 @@ class FxiaokeNotifier(BaseNotifier):
             )
         except Exception:
             self.log.exception("Fxiaoke notification was not sent; the task's own outcome is unchanged")
+        else:
+            self.log.info("Sent the Fxiaoke notification; traceIds: %s", [a.get("traceId") for a in answers])
 
 
 #: Functional spelling, as other providers offer (``send_slack_notification``...).

@@ -96,13 +96,17 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         self.service_id = service_id
 
     def execute(self, context: Context) -> str | list[str]:
-        to_users = messages.recipients_from_rendered(self.to_users)
+        # parsed inside _run: recipients that rendered badly are final input errors, not retried
         answers = self._run(
             lambda: self.hook.send_message(
-                to_users, self.message, msg_type=self.msg_type, service_id=self.service_id
+                messages.recipients_from_rendered(self.to_users),
+                self.message,
+                msg_type=self.msg_type,
+                service_id=self.service_id,
             )
         )
         trace_ids = [str(answer.get("traceId")) for answer in answers]
+        self.log.info("Sent the Fxiaoke message in %d request(s); traceIds: %s", len(trace_ids), trace_ids)
         context["ti"].xcom_push(key=TRACE_IDS_XCOM_KEY, value=trace_ids)
         return trace_ids[0] if len(trace_ids) == 1 else trace_ids
 

@@ -16,9 +16,10 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
+from fxiaoke_provider.connection import is_loopback
 from fxiaoke_provider.protocol import RATE_LIMIT_CALLS, RATE_LIMIT_WINDOW_S, TOKEN_ENDPOINT_CALLS_PER_MINUTE
 from fxiaoke_provider.sandbox.config import DEFAULT_CLI_PORT, DEFAULT_HOST, DEFAULT_TOKEN_DELAY_S
-from fxiaoke_provider.sandbox.server import SandboxGateway, is_loopback_host
+from fxiaoke_provider.sandbox.server import SandboxGateway
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +56,7 @@ def _write_atomically(path: str, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not is_loopback_host(args.host):
+    if not is_loopback(args.host):
         print(f"refusing to listen on non-loopback host {args.host!r}", file=sys.stderr)
         return 2
     log: TextIO | None = None

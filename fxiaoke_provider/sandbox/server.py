@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import json
 import socket
 import socketserver
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
+from fxiaoke_provider.connection import is_loopback
 from fxiaoke_provider.protocol import (
     HEADER_AUTHORIZATION,
     HEADER_EA,
@@ -50,16 +50,6 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 IDLE_TIMEOUT_S = 120.0
 #: How often ``serve_forever`` checks for shutdown when nothing wakes it (``stop()`` pokes it awake).
 POLL_INTERVAL_S = 0.5
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses: the sandbox refuses to listen anywhere else."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -258,7 +248,7 @@ class SandboxGateway:
         token_delay_s: float = DEFAULT_TOKEN_DELAY_S,
         log_stream: TextIO | None = None,
     ) -> None:
-        if not is_loopback_host(host):
+        if not is_loopback(host):
             raise ValueError(f"the sandbox only listens on loopback; refusing host {host!r}")
         self.host = host
         self.port = port

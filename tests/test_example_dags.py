@@ -1,0 +1,128 @@
+"""Every example DAG runs with ``dag.test()`` against the sandbox and delivers what its docstring promises."""
+
+from __future__ import annotations
+
+import json
+
+from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY
+from fxiaoke_provider.protocol import CRM_RECORD_LINK_PREFIX
+from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+from tests.airflow_helpers import load_dag, run_dag, task_states, xcom, xcoms_holding
+from tests.conftest import EXAMPLE_DAGS, SERVICE_ID
+
+COVERED = {
+    "fxiaoke_articles",
+    "fxiaoke_crm_card",
+    "fxiaoke_dynamic_groups",
+    "fxiaoke_failure_alert",
+    "fxiaoke_nightly_load",
+}
+
+
+def _run_example(dag_id: str):
+    return run_dag(load_dag(EXAMPLE_DAGS / f"{dag_id}.py", dag_id))
+
+
+def _ds(dag_run) -> str:
+    return dag_run.logical_date.strftime("%Y-%m-%d")
+
+
+def test_every_example_dag_is_covered_here():
+    assert {path.stem for path in EXAMPLE_DAGS.glob("*.py")} == COVERED
+
+
+def test_nightly_load_reports_rows_and_keeps_the_trace_id(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_nightly_load")
+
+    assert task_states(dag_run) == dict.fromkeys(["load_contracts", "notify_data_team", "audit"], "success")
+    (message,) = sandbox.messages()
+    assert message["toUser"] == ["1000", "1001"]  # params.data_team through | tojson
+    assert message["serviceId"] == SERVICE_ID
+    assert message["message"] == {
+        "content": f"Nightly contract load for {_ds(dag_run)} finished: 1284 rows loaded."
+    }
+    assert xcom(dag_run, "notify_data_team") == message["traceId"]
+    assert xcom(dag_run, "audit") == message["traceId"]
+
+    token = FxiaokeHook().fetch_token().value  # the same token the task used (renewal window)
+    assert xcoms_holding(dag_run, [message["traceId"]])  # the scan does read the values
+    assert xcoms_holding(dag_run, [DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, token]) == []
+
+
+def test_crm_card_links_the_account_from_params(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_crm_card")
+
+    assert task_states(dag_run) == {"contract_changed_card": "success"}
+    (message,) = sandbox.messages()
+    assert message["msgType"] == "composite"
+    assert message["toUser"] == ["1000"]
+    target = {"objDescApiName": "AccountObj", "objDataId": "5f1a2b3c4d5e6f7a8b9c0d1e"}
+    assert message["message"] == {
+        "head": {"title": "Contract data changed"},
+        "first": {"content": "ACME Trading: contract amounts were updated by the ERP sync"},
+        "form": [{"label": "Run", "value": dag_run.run_id}, {"label": "Date", "value": _ds(dag_run)}],
+        "remark": {"content": "Open the account to review the change."},
+        "link": {
+            "title": "Open account",
+            "url": CRM_RECORD_LINK_PREFIX + json.dumps(target, separators=(",", ":")),
+        },
+    }
+    assert xcom(dag_run, "contract_changed_card") == message["traceId"]
+
+
+def test_articles_digest_sends_two_articles(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_articles")
+
+    assert task_states(dag_run) == {"weekly_digest": "success"}
+    (message,) = sandbox.messages()
+    assert message["msgType"] == "articles"
+    assert message["toUser"] == ["1000", "1001", "1002"]
+    first, second = message["message"]
+    assert first["title"] == f"Pipeline digest for {_ds(dag_run)}"
+    assert first["type"] == "TEXT" and first["coverImageInContent"] is True
+    assert second == {
+        "title": "Dashboard",
+        "coverImage": "sandbox-media-0002",
+        "type": "URL",
+        "content": "https://bi.example.com/pipelines",
+    }
+    assert xcom(dag_run, "weekly_digest") == message["traceId"]
+
+
+def test_failure_alert_fails_the_task_and_notifies(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_failure_alert")
+
+    assert task_states(dag_run) == {"flaky_extract": "failed"}
+    (message,) = sandbox.messages()
+    assert message["toUser"] == ["1000"]
+    text = message["message"]["content"]
+    assert text.startswith(f"Task flaky_extract in fxiaoke_failure_alert failed ({dag_run.run_id}). Log: ")
+    assert "{{" not in text and len(text.split("Log: ", 1)[1]) > 0
+
+
+def test_dynamic_groups_send_one_message_per_mapped_task(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_dynamic_groups")
+
+    groups = [["1000", "1001"], ["1002"], ["1003", "1004", "1005"]]
+    assert task_states(dag_run) == {
+        "teams": "success",
+        "notify_team[0]": "success",
+        "notify_team[1]": "success",
+        "notify_team[2]": "success",
+    }
+    messages = sandbox.messages()
+    assert sorted(m["toUser"] for m in messages) == sorted(groups)
+    trace_id_of = {tuple(m["toUser"]): m["traceId"] for m in messages}
+    for map_index, group in enumerate(groups):
+        trace_id = trace_id_of[tuple(group)]
+        assert xcom(dag_run, "notify_team", map_index=map_index) == trace_id
+        assert xcom(dag_run, "notify_team", key=TRACE_IDS_XCOM_KEY, map_index=map_index) == [trace_id]
+    assert {m["message"]["content"] for m in messages} == {
+        f"Regional sales figures for {_ds(dag_run)} are ready."
+    }

@@ -1,0 +1,470 @@
+"""``FxiaokeHook`` against the sandbox gateway over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fxiaoke_provider.exceptions import (
+    FxiaokeAuthError,
+    FxiaokeError,
+    FxiaokeInvalidInputError,
+    FxiaokeOutcomeUnknownError,
+    FxiaokePermanentError,
+    FxiaokeTokenExpiredError,
+    FxiaokeTransientError,
+    FxiaokeWrongHostError,
+)
+from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.protocol import (
+    APP_MESSAGE_SEND_PATH,
+    DAILY_QUOTA_EXHAUSTED,
+    LEGACY_TOKEN_PATH,
+    MAX_ARTICLES,
+    RATE_LIMITED,
+    SERVICE_EXCEPTION,
+    SERVICE_MESSAGE_REVOKE_PATH,
+    SERVICE_MESSAGE_SEND_PATH,
+    TOKEN_EXPIRED,
+    TOKEN_PATH,
+    TOKEN_RENEW_AFTER_S,
+)
+from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
+from fxiaoke_provider.token_store import AccessToken
+
+SERVICE_ID = "FSAID_service_alerts"  # the service id tests/conftest.py puts on the connection
+CARD = {
+    "head": {"title": "New lead"},
+    "first": {"content": "Assigned to you"},
+    "form": [{"label": "Company", "value": "ACME"}],
+    "link": {"title": "Open", "url": "fs://CRM/udobj?{}"},
+}
+ARTICLE = {"title": "Weekly report", "coverImage": "media-1", "type": "TEXT", "content": "All green."}
+
+
+@pytest.fixture
+def hook(sandbox: SandboxGateway, use_connection) -> FxiaokeHook:
+    use_connection(sandbox)
+    return FxiaokeHook()
+
+
+def requests_to(sandbox: SandboxGateway, path: str) -> list[dict[str, Any]]:
+    return [r for r in sandbox.requests() if r["path"] == path]
+
+
+# --- sending --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("msg_type", "message", "stored"),
+    [
+        ("text", "disk full on db-1", {"content": "disk full on db-1"}),
+        ("composite", CARD, CARD),
+        ("articles", [ARTICLE, {**ARTICLE, "type": "URL", "content": "https://x.invalid"}], None),
+    ],
+)
+def test_send_as_the_connections_service_account(
+    sandbox: SandboxGateway, hook: FxiaokeHook, msg_type: str, message: Any, stored: Any
+) -> None:
+    answers = hook.send_message(["1000", 1001], message, msg_type=msg_type)
+    delivered = sandbox.messages()
+    assert len(delivered) == 1
+    record = delivered[0]
+    assert record["path"] == SERVICE_MESSAGE_SEND_PATH
+    assert record["serviceId"] == SERVICE_ID
+    assert record["msgType"] == msg_type
+    assert record["toUser"] == ["1000", "1001"]
+    assert record["message"] == (stored if stored is not None else message)
+    assert [a["traceId"] for a in answers] == [record["traceId"]]
+    assert answers[0]["errorCode"] == 0
+
+
+def test_service_id_argument_wins(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    hook.send_message(["1000"], "hi", service_id="FSAID_other_service")
+    assert [(m["path"], m["serviceId"]) for m in sandbox.messages()] == [
+        (SERVICE_MESSAGE_SEND_PATH, "FSAID_other_service")
+    ]
+
+
+def test_send_as_the_app_without_any_service_id(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, service_id="")  # an untouched form field: no service account
+    hook = FxiaokeHook()
+    hook.send_message(["1000"], CARD, msg_type="composite")
+    [record] = sandbox.messages()
+    assert record["path"] == APP_MESSAGE_SEND_PATH
+    assert record["serviceId"] is None
+    assert requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH) == []
+
+
+def test_open_user_ids_are_sent_with_conversion(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    """The gateway accepts FSUID_ ids only with convertUserId, and employee ids only without it."""
+    hook.send_message(["FSUID_alice", "FSUID_bob"], "hi")
+    hook.send_message(["1000"], "hi")
+    assert [m["toUser"] for m in sandbox.messages()] == [["FSUID_alice", "FSUID_bob"], ["1000"]]
+
+
+def test_1234_recipients_go_out_in_three_ordered_batches(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    recipients = [str(100_000 + i) for i in range(1234)]
+    answers = hook.send_message(recipients, "maintenance tonight")
+    delivered = sandbox.messages()
+    assert [len(m["toUser"]) for m in delivered] == [500, 500, 234]
+    assert [m["toUser"] for m in delivered] == [recipients[:500], recipients[500:1000], recipients[1000:]]
+    assert len(answers) == 3
+    assert [a["traceId"] for a in answers] == [m["traceId"] for m in delivered]
+    assert all(a["traceId"] for a in answers)
+    assert len({a["traceId"] for a in answers}) == 3
+
+
+def test_revoke(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    [sent] = hook.send_message(["1000"], "oops, wrong group")
+    answer = hook.revoke_message(sent["traceId"])
+    assert answer["errorCode"] == 0
+    [revoke] = sandbox.revokes()
+    assert revoke["serviceId"] == SERVICE_ID
+    assert revoke["messageId"] == sent["traceId"]
+    assert revoke["matched"] is True
+    assert sandbox.messages()[0]["revoked"] is True
+    hook.revoke_message("another-id", service_id="FSAID_other")
+    assert sandbox.revokes()[1]["serviceId"] == "FSAID_other"
+
+
+def test_every_request_has_a_fresh_uuid4_third_trace_id(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    hook.send_message([str(i) for i in range(1, 1001)], "two batches")
+    hook.send_message(["1000"], CARD, msg_type="composite")
+    [sent] = hook.send_message(["1000"], "one more")
+    hook.revoke_message(sent["traceId"])
+    recorded = sandbox.requests()
+    assert [r["path"] for r in recorded] == [TOKEN_PATH] + [SERVICE_MESSAGE_SEND_PATH] * 4 + [
+        SERVICE_MESSAGE_REVOKE_PATH
+    ]
+    ids = [r["thirdTraceId"] for r in recorded]
+    assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert sandbox.stats()["duplicate_third_trace_ids"] == 0
+
+
+# --- tokens -----------------------------------------------------------------------------------
+def test_token_is_fetched_once_for_many_calls(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    for i in range(5):
+        hook.send_message(["1000"], f"message {i}")
+    hook.revoke_message("x")
+    FxiaokeHook().send_message(["1000"], "another task process, same machine")  # reads the shared file
+    stats = sandbox.stats()
+    assert stats["token_calls"] == 1
+    assert stats["messages_delivered"] == 6
+
+
+def _age_cached_token(hook: FxiaokeHook, age_s: float) -> AccessToken:
+    """Rewrite the machine's token file as if the token had been fetched ``age_s`` seconds ago."""
+    path = Path(hook._token_store.path)
+    token = AccessToken.from_json(path.read_text())
+    aged = AccessToken(token.value, token.tenant, time.time() - age_s, token.expires_in)
+    path.write_text(aged.to_json())
+    return aged
+
+
+def test_token_is_renewed_before_6600_seconds(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    hook.send_message(["1000"], "first")
+    first_value = hook.get_token().value
+
+    # Just before the renewal age: client and gateway both see a 6500 s old token; it is reused.
+    sandbox.advance_clock(TOKEN_RENEW_AFTER_S - 100)
+    _age_cached_token(hook, TOKEN_RENEW_AFTER_S - 100)
+    later = FxiaokeHook()
+    later.send_message(["1000"], "second")
+    assert sandbox.stats()["token_calls"] == 1
+    assert later.get_token().value == first_value
+
+    # Past it: the next hook asks again and the gateway, seeing the same age, hands out a new token.
+    sandbox.advance_clock(101)
+    _age_cached_token(hook, TOKEN_RENEW_AFTER_S + 1)
+    renewing = FxiaokeHook()
+    renewing.send_message(["1000"], "third")
+    stats = sandbox.stats()
+    assert stats["token_calls"] == 2
+    assert stats["tokens_live"] == 2
+    assert renewing.get_token().value != first_value
+    assert AccessToken.from_json(Path(hook._token_store.path).read_text()).value != first_value
+    assert [m["message"]["content"] for m in sandbox.messages()] == ["first", "second", "third"]
+
+
+def test_expired_token_is_renewed_once_and_the_call_retried_once(
+    sandbox: SandboxGateway, hook: FxiaokeHook
+) -> None:
+    hook.send_message(["1000"], "warm-up")
+    before = hook.get_token().value
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "expired-token")
+    [answer] = hook.send_message(["1000"], "after expiry")
+    assert [m["message"]["content"] for m in sandbox.messages()] == ["warm-up", "after expiry"]
+    assert answer["traceId"] == sandbox.messages()[1]["traceId"]
+    assert sandbox.stats()["token_calls"] == 2
+    assert [r["errorCode"] for r in requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)] == [0, TOKEN_EXPIRED, 0]
+    assert hook.get_token().value != before
+
+
+def test_second_expired_token_with_a_fresh_token_raises(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "expired-token", count=3)
+    with pytest.raises(FxiaokeTokenExpiredError) as excinfo:
+        hook.send_message(["1000"], "never delivered")
+    assert isinstance(excinfo.value, FxiaokeAuthError)
+    assert excinfo.value.error_code == TOKEN_EXPIRED
+    assert sandbox.messages() == []
+    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 2
+    assert sandbox.stats()["token_calls"] == 2
+
+
+def test_token_is_renewed_at_most_once_per_call(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    """A rate-limit retry in between does not earn the call a second renewal."""
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "expired-token")
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", code=RATE_LIMITED)
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "expired-token")
+    with pytest.raises(FxiaokeTokenExpiredError):
+        hook.send_message(["1000"], "never delivered")
+    codes = [r["errorCode"] for r in requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)]
+    assert codes == [TOKEN_EXPIRED, RATE_LIMITED, TOKEN_EXPIRED]
+    assert sandbox.stats()["token_calls"] == 2
+    assert sandbox.messages() == []
+
+
+# --- session ----------------------------------------------------------------------------------
+def test_one_keep_alive_session_per_hook(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    session = hook.session
+    hook.send_message([str(i) for i in range(1, 1201)], "three requests")
+    hook.send_message(["1000"], "and one more")
+    hook.revoke_message("x")
+    assert hook.session is session
+    manager = session.get_adapter(sandbox.url).poolmanager
+    pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 (no __iter__)
+    assert sandbox.stats()["requests"] == 6  # token + 4 sends + revoke
+    assert len(pools) == 1
+    assert pools[0].port == sandbox.port
+    assert pools[0].num_requests == 6
+    assert pools[0].num_connections == 1  # every request rode the same kept-alive connection
+    assert FxiaokeHook().session is not session  # one per hook, not one per process
+
+
+# --- gateway errors ---------------------------------------------------------------------------
+def test_error_answer_carries_every_id(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", code=DAILY_QUOTA_EXHAUSTED)
+    with pytest.raises(FxiaokePermanentError) as excinfo:
+        hook.send_message(["1000"], "quota gone")
+    error = excinfo.value
+    [recorded] = requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)
+    assert error.error_code == DAILY_QUOTA_EXHAUSTED
+    assert error.error_message
+    assert error.trace_id == recorded["traceId"]
+    assert error.third_trace_id == recorded["thirdTraceId"]
+    assert error.path == SERVICE_MESSAGE_SEND_PATH
+    for value in ("30002", recorded["traceId"], recorded["thirdTraceId"], SERVICE_MESSAGE_SEND_PATH):
+        assert value in str(error)
+    assert not isinstance(error, (FxiaokeTransientError, FxiaokeOutcomeUnknownError))
+
+
+def test_rate_limit_is_retried_then_transient(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, retry_max_attempts=3)
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=10, code=RATE_LIMITED)
+    with pytest.raises(FxiaokeTransientError) as excinfo:
+        FxiaokeHook().send_message(["1000"], "busy")
+    assert excinfo.value.error_code == RATE_LIMITED
+    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 3
+    assert sandbox.messages() == []
+
+
+def test_rate_limit_recovers_within_the_attempts(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=2, code=RATE_LIMITED)
+    [answer] = hook.send_message(["1000"], "eventually")
+    assert len(sandbox.messages()) == 1
+    assert answer["traceId"] == sandbox.messages()[0]["traceId"]
+    assert [r["errorCode"] for r in requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)] == [30004, 30004, 0]
+
+
+def test_service_exception_is_outcome_unknown_and_not_retried(
+    sandbox: SandboxGateway, hook: FxiaokeHook
+) -> None:
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=5, code=SERVICE_EXCEPTION)
+    with pytest.raises(FxiaokeOutcomeUnknownError) as excinfo:
+        hook.send_message(["1000"], "maybe")
+    assert excinfo.value.error_code == SERVICE_EXCEPTION
+    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1
+
+
+@pytest.mark.parametrize("kind", ["non-json", "redirect"])
+def test_html_answers_mean_a_wrong_host(sandbox: SandboxGateway, hook: FxiaokeHook, kind: str) -> None:
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, kind, count=5)
+    with pytest.raises(FxiaokeWrongHostError) as excinfo:
+        hook.send_message(["1000"], "to the web site")
+    assert "the host is probably wrong" in str(excinfo.value)
+    assert excinfo.value.path == SERVICE_MESSAGE_SEND_PATH
+    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1  # permanent: no retry
+
+
+def test_wrong_host_on_the_token_call(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    sandbox.add_fault(TOKEN_PATH, "redirect")
+    with pytest.raises(FxiaokeWrongHostError, match="the host is probably wrong"):
+        hook.send_message(["1000"], "x")
+    assert sandbox.messages() == []
+
+
+# --- validation before any request -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"to_users": ["1000"], "message": "x", "msg_type": "html"}, "msg_type"),
+        ({"to_users": ["1000"], "message": ""}, "message (text content)"),
+        ({"to_users": [], "message": "x"}, "to_users"),
+        ({"to_users": "1000", "message": "x"}, "to_users"),
+        ({"to_users": ["1000", None], "message": "x"}, "to_users[1]"),
+        ({"to_users": [True], "message": "x"}, "to_users[0]"),
+        ({"to_users": ["FSUID_a", "1000"], "message": "x"}, "to_users"),
+        (
+            {"to_users": ["1000"], "message": {"head": {"title": "t"}}, "msg_type": "composite"},
+            "message.link",
+        ),
+        ({"to_users": ["1000"], "message": [ARTICLE] * (MAX_ARTICLES + 1), "msg_type": "articles"}, None),
+        (
+            {
+                "to_users": ["1000"],
+                "message": [ARTICLE, {**ARTICLE, "title": "x" * 46}],
+                "msg_type": "articles",
+            },
+            "message[1].title",
+        ),
+        ({"to_users": ["1000"], "message": "x", "service_id": "  "}, "service_id"),
+    ],
+)
+def test_invalid_send_reaches_nothing(
+    sandbox: SandboxGateway, hook: FxiaokeHook, kwargs: dict[str, Any], field: str | None
+) -> None:
+    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
+        hook.send_message(**kwargs)
+    assert excinfo.value.field == (field or "message (articles)")
+    assert sandbox.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"message_id": ""}, "message_id"), ({"message_id": "m1", "service_id": ""}, "service_id")],
+)
+def test_invalid_revoke_reaches_nothing(
+    sandbox: SandboxGateway, hook: FxiaokeHook, kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
+        hook.revoke_message(**kwargs)
+    assert excinfo.value.field == field
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_revoke_without_any_service_id_reaches_nothing(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, service_id=None)
+    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
+        FxiaokeHook().revoke_message("m1")
+    assert excinfo.value.field == "service_id"
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_bad_connection_reaches_nothing(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, permanent_code="")
+    with pytest.raises(FxiaokeInvalidInputError, match="permanent_code"):
+        FxiaokeHook().send_message(["1000"], "x")
+    assert sandbox.stats()["requests"] == 0
+
+
+# --- test_connection --------------------------------------------------------------------------
+def test_test_connection_ok(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    ok, message = hook.test_connection()
+    assert ok is True
+    assert sandbox.url in message
+    assert DEFAULT_APP_SECRET not in message and DEFAULT_PERMANENT_CODE not in message
+    assert sandbox.stats()["token_calls_ok"] == 1
+
+
+def test_test_connection_wrong_secret(sandbox: SandboxGateway, use_connection, monkeypatch) -> None:
+    wrong_secret = "wrong-secret-0c9d2e"
+    conn = use_connection(sandbox, "fxiaoke_wrong")
+    conn["password"] = wrong_secret
+    monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_WRONG", json.dumps(conn))
+    ok, message = FxiaokeHook("fxiaoke_wrong").test_connection()
+    assert ok is False
+    assert "FxiaokeAuthError" in message
+    for secret in (wrong_secret, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE):
+        assert secret not in message
+    assert sandbox.stats()["token_calls_ok"] == 0
+
+
+def test_test_connection_bad_config_does_not_raise(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, "fxiaoke_badcfg", user_id="")
+    ok, message = FxiaokeHook("fxiaoke_badcfg").test_connection()
+    assert ok is False
+    assert "user_id" in message and "fxiaoke_badcfg" in message
+    assert DEFAULT_APP_SECRET not in message
+
+
+# --- logs -------------------------------------------------------------------------------------
+def test_logs_say_what_happened_without_content_or_secrets(
+    sandbox: SandboxGateway, hook: FxiaokeHook, caplog
+) -> None:
+    content = "PRIVATE-CONTENT salary list 9f8e7d"
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "expired-token")  # also log the renewal path
+    with caplog.at_level(logging.DEBUG):
+        answers = hook.send_message([str(i) for i in range(1, 601)], content)
+        token = hook.get_token().value
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    sent_lines = [line for line in text.splitlines() if line.startswith("Sent Fxiaoke")]
+    assert len(sent_lines) == 1
+    assert "text message" in sent_lines[0]
+    assert "600 recipient(s)" in sent_lines[0]
+    for answer in answers:
+        assert answer["traceId"] in sent_lines[0]
+    assert "20016" in text  # the renewal is visible
+    for secret in (content, "salary", DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, token):
+        assert secret not in text
+
+
+def test_error_text_holds_no_secret_or_token(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    hook.send_message(["1000"], "warm-up")
+    token = hook.get_token().value
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", code=DAILY_QUOTA_EXHAUSTED)
+    with pytest.raises(FxiaokeError) as excinfo:
+        hook.send_message(["1000"], "secret plans")
+    for secret in (DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, token, "secret plans"):
+        assert secret not in str(excinfo.value)
+        assert secret not in repr(excinfo.value)
+
+
+# --- legacy auth, timeouts ----------------------------------------------------------------------
+def test_legacy_auth_style_end_to_end(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, auth_style="legacy", user_id="")
+    hook = FxiaokeHook()
+    [sent] = hook.send_message(["1000", "1001"], CARD, msg_type="composite")
+    hook.revoke_message(sent["traceId"])
+    recorded = sandbox.requests()
+    assert [r["path"] for r in recorded] == [
+        LEGACY_TOKEN_PATH,
+        SERVICE_MESSAGE_SEND_PATH,
+        SERVICE_MESSAGE_REVOKE_PATH,
+    ]
+    assert [r["auth_style"] for r in recorded[1:]] == ["legacy", "legacy"]
+    assert [r["errorCode"] for r in recorded] == [0, 0, 0]
+    assert sandbox.messages()[0]["toUser"] == ["1000", "1001"]
+    assert sandbox.revokes()[0]["matched"] is True
+
+
+def test_header_auth_style_is_recorded(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    hook.send_message(["1000"], "x")
+    assert [r["auth_style"] for r in requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)] == ["header"]
+
+
+def test_hook_timeout_argument_applies(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox, timeout=30)
+    hook = FxiaokeHook(timeout=0.3)
+    hook.get_token()
+    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "delay", seconds=3)
+    with pytest.raises(FxiaokeOutcomeUnknownError) as excinfo:
+        hook.send_message(["1000"], "slow gateway")
+    assert "no answer within 0.3s" in str(excinfo.value)
+    assert excinfo.value.path == SERVICE_MESSAGE_SEND_PATH
+    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1  # outcome unknown: not repeated

@@ -1,0 +1,374 @@
+"""The one retry policy (``fxiaoke_provider.retry``) as the hook applies it, against the sandbox.
+
+Transient failures are retried with exponential backoff and jitter within ``retry_max_attempts`` /
+``retry_max_wait``; unknown outcomes are not (unless opted in); permanent failures make exactly one
+request and never wait; one hook paces itself under the per-endpoint limit; a split send that fails
+half-way says which batches went out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
+
+from fxiaoke_provider import protocol, retry
+from fxiaoke_provider.connection import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S
+from fxiaoke_provider.exceptions import (
+    FxiaokeAuthError,
+    FxiaokeInvalidInputError,
+    FxiaokeOutcomeUnknownError,
+    FxiaokePartialSendError,
+    FxiaokePermanentError,
+    FxiaokeTokenExpiredError,
+    FxiaokeTransientError,
+)
+from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator
+from fxiaoke_provider.pacing import EndpointPacer
+from fxiaoke_provider.sandbox import SandboxGateway
+from fxiaoke_provider.transport import _request_error
+from fxiaoke_provider.version_compat import AirflowFailException
+from tests.conftest import connection_dict
+from tests.reliability_helpers import closed_port, record_sleeps
+
+SEND = protocol.SERVICE_MESSAGE_SEND_PATH  # the test connection has a service_id
+
+
+def send_requests(gateway: SandboxGateway) -> list[dict]:
+    return [r for r in gateway.requests() if r["path"] == SEND]
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    return record_sleeps(monkeypatch)
+
+
+# --- backoff shape ------------------------------------------------------------------------------
+def test_backoff_is_exponential_with_jitter_and_capped():
+    for attempt in range(1, 8):
+        base = retry.INITIAL_WAIT_S * 2 ** (attempt - 1)
+        samples = [retry.backoff_wait(attempt, 1000) for _ in range(200)]
+        assert all(base <= s <= base + retry.JITTER_S for s in samples)
+        assert len(set(samples)) > 100  # jitter: parallel processes do not retry in lockstep
+    assert all(retry.backoff_wait(attempt, 3.0) <= 3.0 for attempt in range(1, 40))
+    assert retry.backoff_wait(5, 0) == 0
+
+
+def test_defaults():
+    assert (DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S) == (5, 30.0)
+
+
+# --- transient: retried, bounded ---------------------------------------------------------------
+def test_transient_failures_stop_after_retry_max_attempts(sandbox, use_connection, sleeps):
+    use_connection(sandbox, retry_max_attempts=4, retry_max_wait=0.02)
+    sandbox.add_fault(SEND, "error", count=50, code=protocol.RATE_LIMITED)
+    with pytest.raises(FxiaokeTransientError, match="errorCode 30004") as info:
+        FxiaokeHook().send_message(["1000"], "never")
+    assert len(send_requests(sandbox)) == 4
+    assert len(sleeps) == 3 and all(0 <= s <= 0.02 for s in sleeps)
+    assert info.value.third_trace_id == send_requests(sandbox)[-1]["thirdTraceId"]
+    assert sandbox.stats()["messages_delivered"] == 0
+
+
+def test_hook_arguments_override_retry_extras(sandbox, use_connection, sleeps):
+    use_connection(sandbox, retry_max_attempts=4, retry_max_wait=5)
+    sandbox.add_fault(SEND, "http", count=50, status=503)
+    with pytest.raises(FxiaokeTransientError, match="HTTP 503"):
+        FxiaokeHook(retry_max_attempts=2, retry_max_wait=0.01).send_message(["1000"], "never")
+    assert len(send_requests(sandbox)) == 2
+    assert sleeps and all(s <= 0.01 for s in sleeps)
+
+
+def test_connection_refused_is_retried_then_transient(sandbox, use_connection, monkeypatch, sleeps):
+    conn = use_connection(sandbox, retry_max_attempts=3)
+    with closed_port() as port:
+        monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps({**conn, "host": f"http://127.0.0.1:{port}"}))
+        with pytest.raises(FxiaokeTransientError, match="could not connect"):
+            FxiaokeHook().send_message(["1000"], "nobody listens")
+    assert len(sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        NameResolutionError("open.fxiaoke.example", None, OSError("Name or service not known")),
+        NewConnectionError(None, "Connection refused"),
+    ],
+    ids=["dns", "refused"],
+)
+def test_never_connected_errors_map_to_transient(reason):
+    error = requests.ConnectionError(MaxRetryError(None, "/cgi/app/message/send", reason))
+    mapped = _request_error(error, SEND, "tid", 1.0)
+    assert isinstance(mapped, FxiaokeTransientError)
+    assert retry.is_retryable(mapped, retry_unknown_outcome=False)
+
+
+def test_connect_timeout_maps_to_transient_and_read_timeout_to_unknown():
+    connect = requests.exceptions.ConnectTimeout(MaxRetryError(None, "/", ConnectTimeoutError()))
+    assert isinstance(_request_error(connect, SEND, "tid", 1.0), FxiaokeTransientError)
+    read = _request_error(requests.exceptions.ReadTimeout(), SEND, "tid", 1.0)
+    assert isinstance(read, FxiaokeOutcomeUnknownError) and read.third_trace_id == "tid"
+    assert not retry.is_retryable(read, retry_unknown_outcome=False)
+
+
+# --- outcome unknown: not retried unless opted in ----------------------------------------------
+def test_outcome_unknown_is_not_retried_and_carries_the_third_trace_id(sandbox, use_connection, sleeps):
+    use_connection(sandbox)
+    sandbox.add_fault(SEND, "error", code=protocol.SERVICE_EXCEPTION, deliver=True)
+    with pytest.raises(FxiaokeOutcomeUnknownError) as info:
+        FxiaokeHook().send_message(["1000"], "maybe")
+    (request,) = send_requests(sandbox)
+    assert info.value.third_trace_id == request["thirdTraceId"]
+    assert info.value.third_trace_id in str(info.value)
+    assert sleeps == []
+    assert len(sandbox.messages()) == 1  # it WAS delivered; retrying would have sent it twice
+
+
+@pytest.mark.parametrize("where", ["extra", "hook argument"])
+def test_retry_unknown_outcome_opt_in_retries(sandbox, use_connection, sleeps, where):
+    use_connection(sandbox, **({"retry_unknown_outcome": True} if where == "extra" else {}))
+    hook = FxiaokeHook(retry_unknown_outcome=True if where == "hook argument" else None)
+    sandbox.add_fault(SEND, "error", code=protocol.SERVICE_EXCEPTION, deliver=True)
+    hook.send_message(["1000"], "at least once")
+    assert len(send_requests(sandbox)) == 2
+    assert len(sleeps) == 1
+    assert len(sandbox.messages()) == 2  # the documented price of at-least-once delivery
+
+
+# --- permanent: one request, no backoff ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "code",
+    [
+        protocol.DAILY_QUOTA_EXHAUSTED,
+        protocol.NO_QUOTA,
+        protocol.APP_DISABLED,
+        protocol.APP_NOT_AUTHORISED,
+        protocol.NO_PERMISSION,
+        protocol.NO_CREDENTIALS,
+    ],
+)
+def test_permanent_codes_fail_at_once(sandbox, use_connection, sleeps, code):
+    use_connection(sandbox)
+    sandbox.add_fault(SEND, "error", code=code)
+    with pytest.raises(FxiaokePermanentError, match=f"errorCode {code}"):
+        FxiaokeHook().send_message(["1000"], "doomed")
+    assert len(send_requests(sandbox)) == 1
+    assert sleeps == []
+
+
+def test_bad_credentials_fail_at_once(sandbox, use_connection, monkeypatch, sleeps):
+    conn = use_connection(sandbox)
+    conn["password"] = "not-the-secret"
+    monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps(conn))
+    with pytest.raises(FxiaokeAuthError, match="errorCode 10006"):
+        FxiaokeHook().send_message(["1000"], "doomed")
+    assert sandbox.stats()["token_calls"] == 1
+    assert send_requests(sandbox) == []
+    assert sleeps == []
+
+
+def test_validation_fails_before_any_request(sandbox, use_connection, sleeps):
+    use_connection(sandbox)
+    with pytest.raises(FxiaokeInvalidInputError):
+        FxiaokeHook().send_message([], "to nobody")
+    assert sandbox.requests() == [] and sleeps == []
+
+
+# --- 20016: renew once ------------------------------------------------------------------------
+def test_token_expired_twice_fails_after_one_renewal(sandbox, use_connection, sleeps):
+    use_connection(sandbox)
+    sandbox.add_fault(SEND, "expired-token", count=2)
+    with pytest.raises(FxiaokeTokenExpiredError):
+        FxiaokeHook().send_message(["1000"], "doomed")
+    assert len(send_requests(sandbox)) == 2
+    assert sandbox.stats()["token_calls"] == 2
+    assert sleeps == []
+
+
+def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_connection, sleeps):
+    """A transient token failure must not multiply attempts (nested retries would hammer 10/min)."""
+    use_connection(sandbox, retry_max_attempts=3)
+    sandbox.add_fault(protocol.TOKEN_PATH, "error", count=50, code=protocol.CALL_LIMIT_EXCEEDED)
+    with pytest.raises(FxiaokeTransientError, match="errorCode 14001"):
+        FxiaokeHook().send_message(["1000"], "no token")
+    assert sandbox.stats()["token_calls"] == 3
+    assert len(sleeps) == 2
+
+
+# --- what Airflow does with each kind -----------------------------------------------------------
+class _TI:
+    def __init__(self) -> None:
+        self.xcom: dict = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcom[key] = value
+
+
+@pytest.mark.parametrize(
+    ("fault", "extra", "expected"),
+    [
+        ({"kind": "error", "code": protocol.NO_QUOTA}, {}, AirflowFailException),
+        ({"kind": "redirect"}, {}, AirflowFailException),
+        ({"kind": "error", "code": protocol.RATE_LIMITED, "count": 9}, {}, FxiaokeTransientError),
+        ({"kind": "http", "status": 503, "count": 9}, {}, FxiaokeTransientError),
+        ({"kind": "error", "code": protocol.SERVICE_EXCEPTION}, {}, AirflowFailException),
+        (
+            {"kind": "error", "code": protocol.SERVICE_EXCEPTION, "count": 9},
+            {"retry_unknown_outcome": True},
+            FxiaokeOutcomeUnknownError,
+        ),
+    ],
+    ids=["permanent", "wrong-host", "30004-exhausted", "503-exhausted", "unknown", "unknown-opted-in"],
+)
+def test_operator_fails_for_good_only_when_retrying_cannot_help(sandbox, use_connection, fault, extra, expected):
+    use_connection(sandbox, retry_max_attempts=2, retry_max_wait=0, **extra)
+    spec = dict(fault)
+    sandbox.add_fault(SEND, spec.pop("kind"), count=spec.pop("count", 1), **spec)
+    op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
+    with pytest.raises(expected) as info:
+        op.execute({"ti": _TI()})
+    if expected is not AirflowFailException:
+        assert not isinstance(info.value, AirflowFailException)  # Airflow's task retries apply
+
+
+def test_operator_fails_for_good_on_bad_input_and_bad_connection(sandbox, use_connection):
+    use_connection(sandbox, retry_max_attempts="many")
+    op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
+    with pytest.raises(AirflowFailException, match="retry_max_attempts"):
+        op.execute({"ti": _TI()})
+    assert sandbox.requests() == []
+
+
+# --- pacing -----------------------------------------------------------------------------------
+def test_pacer_makes_the_101st_request_wait_until_the_window_frees():
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    pacer = EndpointPacer(protocol.RATE_LIMIT_CALLS, protocol.RATE_LIMIT_WINDOW_S, lambda: now[0], sleep)
+    started: list[float] = []
+    for _ in range(120):
+        with pacer.slot(SEND):
+            started.append(now[0])
+            now[0] += 0.01  # each answer takes 10 ms
+    assert started[:100] == [pytest.approx(0.01 * i) for i in range(100)]
+    assert sleeps[0] == pytest.approx(protocol.RATE_LIMIT_WINDOW_S - 0.99)  # until the first one ages out
+    assert started[100] == pytest.approx(protocol.RATE_LIMIT_WINDOW_S + 0.01)
+    # in every window of 20 s at most 100 requests started
+    for i in range(len(started) - protocol.RATE_LIMIT_CALLS):
+        assert started[i + protocol.RATE_LIMIT_CALLS] - started[i] >= protocol.RATE_LIMIT_WINDOW_S
+    # only the 101st waited: after it, each new request finds the oldest one just aged out
+    assert sum(sleeps) == pytest.approx(protocol.RATE_LIMIT_WINDOW_S - 0.99)
+    assert started[119] - started[100] == pytest.approx(19 * 0.01)
+    waited = len(sleeps)
+    with pacer.slot(protocol.TOKEN_PATH):  # another endpoint has its own budget
+        pass
+    assert len(sleeps) == waited
+
+
+def test_pacer_disabled_by_zero():
+    pacer = EndpointPacer(0, 20.0, sleep=lambda s: pytest.fail("must not wait"))
+    for _ in range(500):
+        with pacer.slot(SEND):
+            pass
+
+
+def test_paced_fan_out_gets_no_30004_from_a_small_window():
+    """Four threads share one hook and send 4x the limit: the hook waits, the gateway never refuses."""
+    with SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=8, rate_limit_window_s=0.5) as gateway:
+        _fan_out_through_one_hook(gateway, {"rate_limit_calls": 8, "rate_limit_window": 0.5}, sends=32)
+        stats = gateway.stats()
+    assert stats["error_codes"].get(str(protocol.RATE_LIMITED), 0) == 0
+    assert stats["messages_delivered"] == 32
+
+
+def test_unpaced_fan_out_does_get_30004_from_the_same_kind_of_window():
+    """The contrast: with pacing off the gateway refuses (window long enough to never free in time)."""
+    with SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=8, rate_limit_window_s=30) as gateway:
+        _fan_out_through_one_hook(
+            gateway, {"rate_limit_calls": 0, "retry_max_attempts": 1}, sends=32, tolerate=FxiaokeTransientError
+        )
+        stats = gateway.stats()
+    assert stats["error_codes"].get(str(protocol.RATE_LIMITED), 0) == 24
+    assert stats["messages_delivered"] == 8
+
+
+def _fan_out_through_one_hook(
+    gateway: SandboxGateway, extra: dict, sends: int, tolerate: type[Exception] | tuple = ()
+) -> None:
+    conn = connection_dict(gateway, Path("unused"), token_cache="memory", **extra)
+    os.environ["AIRFLOW_CONN_FX_FAN"] = json.dumps(conn)
+    try:
+        hook = FxiaokeHook("fx_fan")
+
+        def one(i: int) -> None:
+            with contextlib.suppress(tolerate):
+                hook.send_message(["1000"], f"fan {i}")
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, range(sends)))
+    finally:
+        del os.environ["AIRFLOW_CONN_FX_FAN"]
+
+
+# --- split sends -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [(protocol.DAILY_QUOTA_EXHAUSTED, FxiaokePermanentError), (protocol.SERVICE_EXCEPTION, FxiaokeOutcomeUnknownError)],
+)
+def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
+    sandbox, use_connection, monkeypatch, code, cause
+):
+    use_connection(sandbox)
+    hook = FxiaokeHook()
+    real_post = hook._post
+
+    def post_then_arm(path, body, headers=None):
+        answer = real_post(path, body, headers)
+        if path == SEND:  # after the first batch is answered, the gateway starts refusing
+            sandbox.add_fault(SEND, "error", code=code)
+        return answer
+
+    monkeypatch.setattr(hook, "_post", post_then_arm)
+    recipients = [str(1000 + i) for i in range(1200)]  # 3 requests: 500, 500, 200
+    with pytest.raises(FxiaokePartialSendError) as info:
+        hook.send_message(recipients, "split")
+    error = info.value
+    (delivered,) = sandbox.messages()
+    assert len(delivered["toUser"]) == 500
+    assert [b.index for b in error.delivered] == [0]
+    assert error.delivered_trace_ids == [delivered["traceId"]]
+    assert error.failed.index == 1 and error.failed.recipients == 500
+    assert [(b.index, b.recipients) for b in error.not_sent] == [(2, 200)]
+    assert isinstance(error.cause, cause)
+    assert error.third_trace_id == send_requests(sandbox)[-1]["thirdTraceId"]
+    text = str(error)
+    assert delivered["traceId"] in text and "batch #2 of 3" in text and "not sent: #3" in text
+    assert not retry.airflow_may_retry(error, retry_unknown_outcome=True)
+
+
+# --- the figure ----------------------------------------------------------------------------------
+def test_figure_time_to_deliver_after_two_30004_with_default_backoff(sandbox, use_connection, sleeps):
+    use_connection(sandbox, retry_max_wait=None)  # the defaults: 5 attempts, 0.5 s doubling, 30 s cap
+    hook = FxiaokeHook()
+    hook.get_token()
+    sandbox.add_fault(SEND, "error", count=2, code=protocol.RATE_LIMITED)
+    started = time.monotonic()
+    hook.send_message(["1000"], "after two refusals")
+    took = time.monotonic() - started
+    print(f"\ndelivered {took:.2f}s after the first try, two 30004 answers; backoff waits {sleeps}")
+    assert len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 1.5
+    assert len(sandbox.messages()) == 1
