@@ -20,7 +20,7 @@ def render(title: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[
     out = [rule, *(line([t]) for t in title), rule, line(HEADERS), rule]
     for row in rows:
         if len(row) == 1:
-            out += [rule, line(row), rule]
+            out += [line(row), rule] if out[-1] == rule else [rule, line(row), rule]
         else:
             out.append(line(row))
     out.append(rule)

@@ -39,7 +39,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "Token Cache",
         # no "default": the API server masks values of fields named like "token" as "***", and the
         # form would be pre-filled with that; the placeholder shows the default instead
-        "schema": {"type": ["string", "null"], "enum": ["file", "memory", None]},
+        "schema": {"type": ["string", "null"], "enum": ["file", "memory"]},
         "description": "file: one token shared by all task processes on a worker (default); "
         "memory: one token per hook.",
     },

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from airflow_helpers import task_states, xcom  # noqa: E402
+from airflow_helpers import task_states, xcom
 
 DAG_ID = "fxiaoke_nightly_load"
 

@@ -1,4 +1,4 @@
-"""Running DAG files with ``dag.test()`` and reading what they left in the metadata DB, on Airflow 2.11 and 3."""
+"""Running DAG files with ``dag.test()`` and reading what they left in the metadata DB."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def run_dag(dag, **kwargs: Any):
 
 def task_states(dag_run) -> dict[str, str]:
     return {
-        (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(getattr(ti.state, "value", ti.state))
+        (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(
+            getattr(ti.state, "value", ti.state)
+        )
         for ti in dag_run.get_task_instances()
     }
 
@@ -40,13 +42,19 @@ def xcom(dag_run, task_id: str, key: str = "return_value", map_index: int = -1) 
 
         with create_session() as session:
             query = XComModel.get_many(
-                run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key, map_indexes=map_index
+                run_id=dag_run.run_id,
+                dag_ids=dag_run.dag_id,
+                task_ids=task_id,
+                key=key,
+                map_indexes=map_index,
             )
             rows = session.scalars(query).all()
             return rows[0].value if rows else None
     from airflow.models.xcom import XCom
 
-    return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key, map_index=map_index)
+    return XCom.get_one(
+        run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key=key, map_index=map_index
+    )
 
 
 def all_xcoms(dag_run) -> list[tuple[str, int, str, Any]]:

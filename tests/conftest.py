@@ -53,7 +53,10 @@ def _ensure_metadata_db() -> None:
     if not (home / "airflow.db").exists():
         home.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            capture_output=True,
+            env=os.environ,
         )
 
 

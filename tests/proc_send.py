@@ -36,7 +36,10 @@ def main(signal_dir: Path, count: int, tag: str, conn_ids: list[str]) -> None:
     for phase, hook in enumerate(hooks):
         wait_for(signal_dir / f"go-{phase}")
         trace_ids.append(
-            [hook.send_message(["1000"], f"fan-out {tag} phase {phase} #{i}")[0]["traceId"] for i in range(count)]
+            [
+                hook.send_message(["1000"], f"fan-out {tag} phase {phase} #{i}")[0]["traceId"]
+                for i in range(count)
+            ]
         )
         (signal_dir / f"done-{phase}-{tag}").touch()
     print(json.dumps({"tag": tag, "trace_ids": trace_ids}))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,7 +90,9 @@ def test_hook_arguments_override_retry_extras(sandbox, use_connection, sleeps):
 def test_connection_refused_is_retried_then_transient(sandbox, use_connection, monkeypatch, sleeps):
     conn = use_connection(sandbox, retry_max_attempts=3)
     with closed_port() as port:
-        monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps({**conn, "host": f"http://127.0.0.1:{port}"}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps({**conn, "host": f"http://127.0.0.1:{port}"})
+        )
         with pytest.raises(FxiaokeTransientError, match="could not connect"):
             FxiaokeHook().send_message(["1000"], "nobody listens")
     assert len(sleeps) == 2
@@ -229,7 +230,9 @@ class _TI:
     ],
     ids=["permanent", "wrong-host", "30004-exhausted", "503-exhausted", "unknown", "unknown-opted-in"],
 )
-def test_operator_fails_for_good_only_when_retrying_cannot_help(sandbox, use_connection, fault, extra, expected):
+def test_operator_fails_for_good_only_when_retrying_cannot_help(
+    sandbox, use_connection, fault, extra, expected
+):
     use_connection(sandbox, retry_max_attempts=2, retry_max_wait=0, **extra)
     spec = dict(fault)
     sandbox.add_fault(SEND, spec.pop("kind"), count=spec.pop("count", 1), **spec)
@@ -298,7 +301,10 @@ def test_unpaced_fan_out_does_get_30004_from_the_same_kind_of_window():
     """The contrast: with pacing off the gateway refuses (window long enough to never free in time)."""
     with SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=8, rate_limit_window_s=30) as gateway:
         _fan_out_through_one_hook(
-            gateway, {"rate_limit_calls": 0, "retry_max_attempts": 1}, sends=32, tolerate=FxiaokeTransientError
+            gateway,
+            {"rate_limit_calls": 0, "retry_max_attempts": 1},
+            sends=32,
+            tolerate=FxiaokeTransientError,
         )
         stats = gateway.stats()
     assert stats["error_codes"].get(str(protocol.RATE_LIMITED), 0) == 24
@@ -326,7 +332,10 @@ def _fan_out_through_one_hook(
 # --- split sends -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("code", "cause"),
-    [(protocol.DAILY_QUOTA_EXHAUSTED, FxiaokePermanentError), (protocol.SERVICE_EXCEPTION, FxiaokeOutcomeUnknownError)],
+    [
+        (protocol.DAILY_QUOTA_EXHAUSTED, FxiaokePermanentError),
+        (protocol.SERVICE_EXCEPTION, FxiaokeOutcomeUnknownError),
+    ],
 )
 def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
     sandbox, use_connection, monkeypatch, code, cause

@@ -26,11 +26,16 @@ from tests.conftest import ROOT, TEST_DAGS, connection_dict
 DAG_ID = "fxiaoke_secrets_probe"
 
 
+def _test_dags_bundle() -> str:
+    """Name of the DAG bundle conftest configured for ``tests/dags`` (Airflow 3)."""
+    bundles = json.loads(os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+    return next(b["name"] for b in bundles if Path(b["kwargs"]["path"]) == TEST_DAGS)
+
+
 def _db_rows(table: str) -> list[str]:
     """Every row of ``table`` for the probe DAG, as text (values decoded where stored as bytes)."""
-    from sqlalchemy import text
-
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
     with create_session() as session:
         rows = session.execute(text(f"SELECT * FROM {table} WHERE dag_id = :d"), {"d": DAG_ID}).all()
@@ -42,9 +47,8 @@ def _db_rows(table: str) -> list[str]:
 
 
 def _task_states() -> dict[str, str]:
-    from sqlalchemy import text
-
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
     with create_session() as session:
         rows = session.execute(
@@ -54,9 +58,8 @@ def _task_states() -> dict[str, str]:
 
 
 def _clear_previous_runs() -> None:
-    from sqlalchemy import text
-
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
     with create_session() as session:
         for table in ("xcom", "rendered_task_instance_fields", "task_instance", "dag_run"):
@@ -66,7 +69,9 @@ def _clear_previous_runs() -> None:
 @pytest.fixture(scope="module")
 def probe_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("secrets")
-    app = SandboxApp(app_secret=f"appsecret-{secrets.token_hex(12)}", permanent_code=f"pcode-{secrets.token_hex(12)}")
+    app = SandboxApp(
+        app_secret=f"appsecret-{secrets.token_hex(12)}", permanent_code=f"pcode-{secrets.token_hex(12)}"
+    )
     sandbox_log = io.StringIO()
     _clear_previous_runs()
     with SandboxGateway(port=0, app=app, token_delay_s=0, log_stream=sandbox_log) as gateway:
@@ -82,7 +87,7 @@ def probe_run(tmp_path_factory):
             "AIRFLOW__CORE__DAGS_FOLDER": str(TEST_DAGS),
             "PYTHONPATH": str(ROOT),
         }
-        where = ["-B", "test_dags"] if AIRFLOW_V_3_0_PLUS else ["-S", str(TEST_DAGS)]
+        where = ["-B", _test_dags_bundle()] if AIRFLOW_V_3_0_PLUS else ["-S", str(TEST_DAGS)]
         proc = subprocess.run(
             [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, *where],
             env=env,
@@ -116,7 +121,7 @@ def probe_run(tmp_path_factory):
 def test_the_run_did_what_the_scan_relies_on(probe_run):
     """The scan is only worth something if the run really sent, failed and notified."""
     proc = probe_run["proc"]
-    assert probe_run["tokens"], "the sandbox issued a token"
+    assert probe_run["tokens"], "no token issued: " + proc.stdout[-3000:] + proc.stderr[-3000:]
     cached = {json.loads(text)["value"] for text in probe_run["cache_files"]}
     assert cached and cached <= probe_run["tokens"]
     texts = [m["message"]["content"] for m in probe_run["messages"]]
@@ -129,6 +134,13 @@ def test_the_run_did_what_the_scan_relies_on(probe_run):
     assert probe_run["stats"]["error_codes"].get(str(protocol.NO_QUOTA)) == 1  # one attempt, no retry
     assert "30003" in proc.stdout + proc.stderr + "".join(probe_run["log_files"].values())
     assert probe_run["rendered"] and probe_run["xcom"]
+    print(
+        f"\nscanned: stdout {len(proc.stdout)} B, stderr {len(proc.stderr)} B, "
+        f"{len(probe_run['log_files'])} task log file(s), "
+        f"{len(probe_run['home_logs'])} AIRFLOW_HOME log file(s), "
+        f"{len(probe_run['rendered'])} rendered-fields row(s), {len(probe_run['xcom'])} XCom row(s), "
+        f"sandbox log {len(probe_run['sandbox_log'])} B; {len(probe_run['tokens'])} token(s) issued"
+    )
     assert any(m["traceId"] in "".join(probe_run["xcom"]) for m in probe_run["messages"][:1])
 
 
@@ -140,7 +152,8 @@ def _secrets(probe_run) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "where", ["stdout", "stderr", "task log files", "AIRFLOW_HOME logs", "rendered fields", "xcom", "sandbox log"]
+    "where",
+    ["stdout", "stderr", "task log files", "AIRFLOW_HOME logs", "rendered fields", "xcom", "sandbox log"],
 )
 def test_no_secret_anywhere(probe_run, where):
     texts = {

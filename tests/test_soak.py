@@ -107,6 +107,11 @@ def test_soak_every_message_delivered_once_or_reported(use_connection, monkeypat
     )
     assert sum(v for k, v in counts.items() if k != "retries") == MESSAGES
     assert counts["delivered"] > MESSAGES * 0.9
-    for kind in ("failed permanent", "unknown outcome, delivered", "unknown outcome, not delivered", "retries"):
+    for kind in (
+        "failed permanent",
+        "unknown outcome, delivered",
+        "unknown outcome, not delivered",
+        "retries",
+    ):
         assert counts[kind] > 0, f"the chaos mix produced no {kind!r}: the soak proves less than it claims"
     assert stats["faults_injected"] > MESSAGES * FAULT_RATE * 0.7

@@ -77,7 +77,7 @@ def fan_out(tmp_path_factory):
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-        for p, (_out, err) in zip(procs, outputs):
+        for p, (_out, err) in zip(procs, outputs, strict=True):
             assert p.returncode == 0, err[-3000:]
         results = [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
         yield {

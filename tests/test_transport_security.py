@@ -61,7 +61,9 @@ def test_untrusted_certificate_fails_permanently_and_sends_nothing(
 
 
 def test_ca_bundle_makes_the_certificate_trusted(sandbox, use_connection, monkeypatch, tls_front):
-    install(monkeypatch, use_connection(sandbox), host=tls_front.url, extra={"ca_bundle": str(tls_front.cert)})
+    install(
+        monkeypatch, use_connection(sandbox), host=tls_front.url, extra={"ca_bundle": str(tls_front.cert)}
+    )
     hook = FxiaokeHook()
     hook.send_message(["1000"], "over verified TLS")
     assert hook.config.base_url.startswith("https://")
@@ -118,7 +120,9 @@ def test_allow_insecure_http_is_explicit_and_logged(sandbox, use_connection, mon
     with caplog.at_level(logging.WARNING, logger="fxiaoke_provider"):
         config = FxiaokeHook().config
     assert config.base_url == "http://gateway.internal:8080"
-    assert any("plain http" in r.getMessage() and "allow_insecure_http" in r.getMessage() for r in caplog.records)
+    assert any(
+        "plain http" in r.getMessage() and "allow_insecure_http" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_loopback_http_needs_no_flag(sandbox, use_connection):

@@ -1,0 +1,202 @@
+"""Look at the ``fxiaoke`` connection form in the real Airflow 3 UI, with headless Chromium.
+
+Starts ``airflow api-server`` on loopback (login-free simple auth manager, this project's
+AIRFLOW_HOME), opens Admin > Connections > Add Connection, picks "Fxiaoke", and saves one PNG
+with the standard fields (OpenAPI Host / App ID / App Secret) next to the extra fields (Permanent
+Code...). Then it saves the form and checks what Airflow stored. Exit status 1 when a label is missing.
+Run it with ``scripts/ui_check.sh``, which installs Chromium and the Playwright driver first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDARD_LABELS = ("OpenAPI Host", "App ID", "App Secret")
+EXTRA_LABELS = ("Permanent Code", "Acting User ID", "Service Account ID", "Auth Style", "Token Cache")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # runs as root in containers
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CONN_ID = "fxiaoke_ui_check"
+UI_TIMEOUT_MS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _request(method: str, url: str) -> Any:
+    request = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(request, timeout=10) as answer:  # loopback only
+        body = answer.read()
+    return json.loads(body) if body else None
+
+
+@contextmanager
+def api_server(home: Path, log_path: Path) -> Iterator[str]:
+    """A login-free ``airflow api-server`` on a free loopback port; yields its base URL."""
+    airflow = Path(sys.executable).with_name("airflow")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    if not (home / "airflow.db").exists():
+        subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    command = [str(airflow), "api-server", "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--workers", "1", "--apps", "core"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"api-server did not start; see {log_path}")
+            try:
+                _request("GET", base_url + "/api/v2/monitor/health")
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.3)
+        yield base_url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _side_by_side(page: Any, left: bytes, right: bytes, out: Path) -> None:
+    """One PNG of two screenshots, laid out by the browser itself (no imaging library needed)."""
+    images = "".join(
+        f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">' for png in (left, right)
+    )
+    page.set_content(
+        "<html><body style='margin:0;background:#e2e8f0'>"
+        "<div style='display:flex;gap:16px;align-items:flex-start;padding:16px'>"
+        f"{images}</div></body></html>"
+    )
+    page.locator("div").first.screenshot(path=str(out))
+
+
+def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
+    """Drive the Add Connection dialog; return the problems found (empty: all good)."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ui-check-profile-") as profile, sync_playwright() as driver:
+        browser = driver.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1000, "height": 1600},
+        )
+        browser.set_default_timeout(UI_TIMEOUT_MS)
+        page = browser.new_page()
+        page.goto(base_url + "/connections", wait_until="networkidle")
+        page.get_by_role("button", name="Add Connection").click()
+        dialog = page.get_by_role("dialog")
+        dialog.locator("input[name=connection_id]").fill(CONN_ID)
+        conn_type = dialog.locator("input[aria-autocomplete=list]")
+        conn_type.click()
+        conn_type.fill("Fxiaoke")
+        page.get_by_role("option", name="Fxiaoke", exact=True).click()
+
+        dialog.get_by_text("App Secret", exact=True).wait_for()
+        standard_text = dialog.inner_text()
+        problems += [f"standard field {label!r} not shown" for label in STANDARD_LABELS if label not in standard_text]
+        problems += [f"default label {label!r} still shown" for label in ("Login", "Password", "Port", "Schema")
+                     if f"\n{label}\n" in f"\n{standard_text}\n"]
+        standard_png = dialog.screenshot()
+
+        dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+        dialog.get_by_text("Permanent Code", exact=True).wait_for()
+        extra_text = dialog.inner_text()
+        problems += [f"extra field {label!r} not shown" for label in EXTRA_LABELS if label not in extra_text]
+        extra_png = dialog.screenshot()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _side_by_side(browser.new_page(), standard_png, extra_png, out)
+
+        # fill and save, then read back what Airflow stored
+        dialog.locator("input[name=element_permanent_code]").fill("ui-check-permanent-code")
+        dialog.locator("input[name=element_user_id]").fill("1000")
+        dialog.get_by_role("button", name="Standard Fields", exact=True).click()
+        dialog.locator("input[name=login]").fill("FSAID_ui_check")
+        dialog.locator("input[name=password]").fill("ui-check-secret")
+        dialog.get_by_role("button", name="Save").click()
+        dialog.wait_for(state="hidden")
+        browser.close()
+
+    stored = _request("GET", f"{base_url}/api/v2/connections/{CONN_ID}")
+    _request("DELETE", f"{base_url}/api/v2/connections/{CONN_ID}")
+    extra = json.loads(stored.get("extra") or "{}")
+    if stored["conn_type"] != "fxiaoke" or stored["login"] != "FSAID_ui_check":
+        problems.append(f"stored connection has type {stored['conn_type']!r}, login {stored['login']!r}")
+    if extra.get("permanent_code") != "ui-check-permanent-code" or extra.get("user_id") != "1000":
+        problems.append(f"stored extra lacks the form's values: {sorted(extra)}")
+    if "***" in json.dumps(extra):
+        problems.append("a masked '***' default was stored in extra")
+    print(f"stored extra keys: {', '.join(sorted(extra))}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "connection-form.png")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    home = Path(os.environ.get("AIRFLOW_HOME") or ROOT / ".airflow-home" / "ui-check")
+    if not home.resolve().is_relative_to(ROOT):
+        raise SystemExit(f"AIRFLOW_HOME must be inside the project; got {home}")
+    home.mkdir(parents=True, exist_ok=True)
+    with api_server(home, home / "ui-check-api-server.log") as base_url:
+        server_ready = time.monotonic()
+        problems = check_form(base_url, args.chromium, args.out)
+    print(f"api-server ready in {server_ready - started:.0f}s; whole check {time.monotonic() - started:.0f}s")
+    print(f"screenshot: {args.out}")
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
