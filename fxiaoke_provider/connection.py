@@ -19,7 +19,8 @@ from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError
 CONN_TYPE = "fxiaoke"
 TOKEN_CACHE_MODES = ("file", "memory")
 DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_RETRY_MAX_ATTEMPTS = 5
+#: 7 attempts wait 0.5+1+2+4+8+16 s (+ jitter): longer than the gateway's 20 s rate-limit window.
+DEFAULT_RETRY_MAX_ATTEMPTS = 7
 DEFAULT_RETRY_MAX_WAIT_S = 30.0
 
 

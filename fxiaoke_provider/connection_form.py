@@ -70,7 +70,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "token_cache": "file",
         "proxy": "http://proxy.internal:3128",
         "ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
-        "extra": '{"retry_max_attempts": 5, "retry_max_wait": 30}',
+        "extra": '{"retry_max_attempts": 7, "retry_max_wait": 30}',
     },
 }
 

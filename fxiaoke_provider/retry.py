@@ -4,6 +4,7 @@
   retried with exponential backoff and jitter, bounded by attempts and a ceiling;
 - outcome unknown (read timeout, connection dropped after sending, 50009, -2): not retried unless
   the connection opts in to at-least-once delivery, since a retry may deliver twice;
+  (a token request is always retried: asking twice yields the same token);
 - permanent (quota, permission, credentials, rejected input, wrong host): never retried;
 - 20016 (token expired) is not handled here: the hook renews the token and retries once.
 """
@@ -14,6 +15,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
+from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import FxiaokeOutcomeUnknownError, FxiaokeTransientError
 
 if TYPE_CHECKING:
@@ -41,7 +43,10 @@ def backoff_wait(attempt_number: int, max_wait_s: float) -> float:
 def is_retryable(error: BaseException, retry_unknown_outcome: bool) -> bool:
     if isinstance(error, FxiaokeTransientError):
         return True
-    return retry_unknown_outcome and isinstance(error, FxiaokeOutcomeUnknownError)
+    if isinstance(error, FxiaokeOutcomeUnknownError):
+        # Asking for a token twice is harmless (the gateway hands out the same one), a send is not.
+        return retry_unknown_outcome or error.path in protocol.TOKEN_PATHS
+    return False
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:

@@ -148,6 +148,8 @@ class FileTokenStore(MemoryTokenStore):
 
     def _acquire_lock(self) -> int:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        if os.stat(self.directory).st_uid == os.getuid():
+            os.chmod(self.directory, 0o700)  # also when it existed with looser permissions
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -1,4 +1,4 @@
-"""The ``fxiaoke`` connection form as Airflow serves it: App ID / App Secret / Permanent Code, not Login / Password.
+"""The ``fxiaoke`` connection form as Airflow serves it: App ID / App Secret / Permanent Code, not Login.
 
 Airflow 3: a real ``airflow api-server`` on loopback answers the UI's ``/ui/connections/hook_meta``
 (built from ``conn-fields`` / ``ui-field-behaviour`` in provider info). Airflow 2.11: the providers
@@ -152,7 +152,9 @@ def test_api_server_lists_fxiaoke_as_testable_connection_type(api_server):
     assert config["test_connection"] == "Enabled"
 
 
-@pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 3 serves the form from provider info (API server test)")
+@pytest.mark.skipif(
+    AIRFLOW_V_3_0_PLUS, reason="Airflow 3 serves the form from provider info (API server test)"
+)
 def test_airflow2_form_widgets_and_field_behaviour():
     from airflow.providers_manager import ProvidersManager
 
@@ -178,10 +180,9 @@ def test_airflow2_form_widgets_and_field_behaviour():
 @pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="the Flask connection form exists only in Airflow 2")
 def test_airflow2_webserver_form_renders_the_widgets():
     """The webserver's own connection form class, bound and rendered inside a Flask request."""
+    from airflow.www.forms import create_connection_form_class
     from flask import Flask
     from flask_babel import Babel
-
-    from airflow.www.forms import create_connection_form_class
 
     app = Flask(__name__)
     app.config.update(WTF_CSRF_ENABLED=False, SECRET_KEY="form-test")

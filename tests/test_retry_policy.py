@@ -63,7 +63,7 @@ def test_backoff_is_exponential_with_jitter_and_capped():
 
 
 def test_defaults():
-    assert (DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S) == (5, 30.0)
+    assert (DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S) == (7, 30.0)
 
 
 # --- transient: retried, bounded ---------------------------------------------------------------
@@ -143,6 +143,17 @@ def test_retry_unknown_outcome_opt_in_retries(sandbox, use_connection, sleeps, w
     assert len(send_requests(sandbox)) == 2
     assert len(sleeps) == 1
     assert len(sandbox.messages()) == 2  # the documented price of at-least-once delivery
+
+
+def test_token_request_with_unknown_outcome_is_retried(sandbox, use_connection, sleeps):
+    """Asking for a token twice is harmless, so a dropped token call is retried even by default."""
+    use_connection(sandbox)
+    sandbox.add_fault(protocol.TOKEN_PATH, "reset")
+    FxiaokeHook().send_message(["1000"], "after a dropped token call")
+    token_calls = [r for r in sandbox.requests() if r["path"] == protocol.TOKEN_PATH]
+    assert len(token_calls) == 2
+    assert len(sleeps) == 1
+    assert len(sandbox.messages()) == 1
 
 
 # --- permanent: one request, no backoff ---------------------------------------------------------

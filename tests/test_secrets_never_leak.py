@@ -96,7 +96,7 @@ def probe_run(tmp_path_factory):
             timeout=300,
             cwd=tmp_path,
         )
-        tokens = set(gateway.state._tokens._by_value)  # every token the sandbox ever issued in this run
+        tokens = set(gateway.issued_tokens())  # every token the sandbox ever issued in this run
         yield {
             "proc": proc,
             "app": app,

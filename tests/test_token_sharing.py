@@ -233,3 +233,12 @@ def test_token_is_renewed_after_6600_seconds_not_before(tmp_path):
     now[0] += 2
     assert store.get(fetch).value == "tok2"
     assert len(fetched) == 2
+
+
+def test_existing_cache_dir_with_loose_permissions_is_tightened(sandbox, use_connection, tmp_path):
+    directory = tmp_path / "shared-cache"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    use_connection(sandbox, token_cache_dir=str(directory))
+    FxiaokeHook().send_message(["1000"], "hello")
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700

@@ -266,9 +266,14 @@ class FxiaokeHook(BaseHook):
         if messages.uses_open_user_ids(recipients):
             extra_fields["convertUserId"] = True
 
-        chunks = list(messages.batches(recipients))
+        size = protocol.MAX_RECIPIENTS_PER_REQUEST
+        total = -(-len(recipients) // size)
+
+        def outcome(i: int, trace_id: str | None = None) -> BatchOutcome:
+            return BatchOutcome(i, min(size, len(recipients) - i * size), trace_id)
+
         answers: list[dict[str, Any]] = []
-        for index, chunk in enumerate(chunks):
+        for index, chunk in enumerate(messages.batches(recipients, size)):  # one slice alive at a time
             try:
                 answers.append(self.call(path, {"toUser": chunk, **fields, **extra_fields}))
             except FxiaokeError as error:
@@ -276,12 +281,9 @@ class FxiaokeHook(BaseHook):
                     raise
                 raise FxiaokePartialSendError(
                     error,
-                    delivered=[
-                        BatchOutcome(i, len(chunks[i]), answer.get("traceId"))
-                        for i, answer in enumerate(answers)
-                    ],
-                    failed=BatchOutcome(index, len(chunk)),
-                    not_sent=[BatchOutcome(i, len(chunks[i])) for i in range(index + 1, len(chunks))],
+                    delivered=[outcome(i, answer.get("traceId")) for i, answer in enumerate(answers)],
+                    failed=outcome(index),
+                    not_sent=[outcome(i) for i in range(index + 1, total)],
                 ) from error
         # DEBUG: rendering a log line costs about as much CPU as the request itself, and a loop of
         # sends should not pay it per message; the operator and the notifier log the traceIds once.
@@ -289,7 +291,7 @@ class FxiaokeHook(BaseHook):
             "Sent Fxiaoke %s message to %d recipient(s) in %d request(s) via %s; traceIds: %s",
             fields["msgType"],
             len(recipients),
-            len(chunks),
+            total,
             f"service account {service_id}" if service_id else "the app",
             ", ".join(str(answer.get("traceId")) for answer in answers),
         )

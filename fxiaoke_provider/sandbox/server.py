@@ -343,6 +343,10 @@ class SandboxGateway:
     def expire_tokens(self) -> None:
         self.state.expire_tokens()
 
+    def issued_tokens(self) -> list[str]:
+        """Every token value issued since start (secrets: for leak-scanning tests only, never logged)."""
+        return self.state.issued_tokens()
+
     def advance_clock(self, seconds: float) -> None:
         self.state.advance_clock(seconds)
 

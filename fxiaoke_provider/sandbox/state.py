@@ -126,6 +126,10 @@ class SandboxState:
         with self._lock:
             return self._tokens.find(value, self.now())
 
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._tokens.issued_values)
+
     def expire_tokens(self) -> None:
         with self._lock:
             self._tokens.expire_all()

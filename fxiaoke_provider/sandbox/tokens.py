@@ -32,6 +32,8 @@ class TokenStore:
     def __init__(self) -> None:
         self._by_value: dict[str, Token] = {}
         self._current: dict[tuple[str, str], Token] = {}
+        #: Every value ever handed out, kept past expiry so tests can scan output for any of them.
+        self.issued_values: list[str] = []
 
     def issue(self, app_id: str, style: str, tenant: str, now: float) -> tuple[Token, bool]:
         """The token to answer with and whether it is new (an older one stays valid until it expires)."""
@@ -48,6 +50,7 @@ class TokenStore:
             expires_at=now + TOKEN_LIFETIME_S,
         )
         self._by_value[token.value] = token
+        self.issued_values.append(token.value)
         self._current[(app_id, style)] = token
         return token, True
 
