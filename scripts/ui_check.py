@@ -109,7 +109,7 @@ def _side_by_side(page: Any, left: bytes, right: bytes, out: Path) -> None:
     )
     page.set_content(
         "<html><body style='margin:0;background:#e2e8f0'>"
-        "<div style='display:flex;gap:16px;align-items:flex-start;padding:16px'>"
+        "<div style='display:inline-flex;gap:16px;align-items:flex-start;padding:16px'>"
         f"{images}</div></body></html>"
     )
     page.locator("div").first.screenshot(path=str(out))
@@ -141,9 +141,14 @@ def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
 
         dialog.get_by_text("App Secret", exact=True).wait_for()
         standard_text = dialog.inner_text()
-        problems += [f"standard field {label!r} not shown" for label in STANDARD_LABELS if label not in standard_text]
-        problems += [f"default label {label!r} still shown" for label in ("Login", "Password", "Port", "Schema")
-                     if f"\n{label}\n" in f"\n{standard_text}\n"]
+        problems += [
+            f"standard field {label!r} not shown" for label in STANDARD_LABELS if label not in standard_text
+        ]
+        problems += [
+            f"default label {label!r} still shown"
+            for label in ("Login", "Password", "Port", "Schema")
+            if f"\n{label}\n" in f"\n{standard_text}\n"
+        ]
         standard_png = dialog.screenshot()
 
         dialog.get_by_role("button", name="Extra Fields", exact=True).click()
@@ -152,7 +157,9 @@ def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
         problems += [f"extra field {label!r} not shown" for label in EXTRA_LABELS if label not in extra_text]
         extra_png = dialog.screenshot()
         out.parent.mkdir(parents=True, exist_ok=True)
-        _side_by_side(browser.new_page(), standard_png, extra_png, out)
+        canvas = browser.new_page()
+        canvas.set_viewport_size({"width": 2000, "height": 1600})
+        _side_by_side(canvas, standard_png, extra_png, out)
 
         # fill and save, then read back what Airflow stored
         dialog.locator("input[name=element_permanent_code]").fill("ui-check-permanent-code")
@@ -173,7 +180,8 @@ def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
         problems.append(f"stored extra lacks the form's values: {sorted(extra)}")
     if "***" in json.dumps(extra):
         problems.append("a masked '***' default was stored in extra")
-    print(f"stored extra keys: {', '.join(sorted(extra))}")
+    shown = {key: ("<set>" if key == "permanent_code" else value) for key, value in sorted(extra.items())}
+    print(f"stored extra: {json.dumps(shown)}")
     return problems
 
 

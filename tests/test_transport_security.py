@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 import requests
@@ -55,6 +56,11 @@ def test_untrusted_certificate_fails_permanently_and_sends_nothing(
     with pytest.raises(FxiaokePermanentError, match="TLS verification") as info:
         FxiaokeHook().send_message(["1000"], "must not leave")
     assert sandbox.requests() == []  # not even the token call got through
+    # the front counts the failed handshake on its own thread, possibly just after the client gave up
+    deadline = time.monotonic() + 5
+    while tls_front.handshake_failures < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # room for a (wrong) second attempt to show up
     assert tls_front.handshake_failures == 1  # one attempt: a TLS failure is not retried
     assert sleeps == []
     assert not airflow_may_retry(info.value, retry_unknown_outcome=True)
