@@ -13,20 +13,17 @@ import argparse
 import base64
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from api_server import api_server, request_json  # noqa: E402
+
 STANDARD_LABELS = ("OpenAPI Host", "App ID", "App Secret")
 EXTRA_LABELS = ("Permanent Code", "Acting User ID", "Service Account ID", "Auth Style", "Token Cache")
 CHROMIUM_FLAGS = [
@@ -40,66 +37,6 @@ CHROMIUM_FLAGS = [
 ]
 CONN_ID = "fxiaoke_ui_check"
 UI_TIMEOUT_MS = 30_000
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _request(method: str, url: str) -> Any:
-    request = urllib.request.Request(url, method=method)
-    with urllib.request.urlopen(request, timeout=10) as answer:  # loopback only
-        body = answer.read()
-    return json.loads(body) if body else None
-
-
-@contextmanager
-def api_server(home: Path, log_path: Path) -> Iterator[str]:
-    """A login-free ``airflow api-server`` on a free loopback port; yields its base URL."""
-    airflow = Path(sys.executable).with_name("airflow")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
-    if not (home / "airflow.db").exists():
-        subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True)
-    port = _free_port()
-    command = [str(airflow), "api-server", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*command, "--workers", "1", "--apps", "core"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"api-server did not start; see {log_path}")
-            try:
-                _request("GET", base_url + "/api/v2/monitor/health")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.3)
-        yield base_url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _side_by_side(page: Any, left: bytes, right: bytes, out: Path) -> None:
@@ -171,8 +108,8 @@ def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
         dialog.wait_for(state="hidden")
         browser.close()
 
-    stored = _request("GET", f"{base_url}/api/v2/connections/{CONN_ID}")
-    _request("DELETE", f"{base_url}/api/v2/connections/{CONN_ID}")
+    stored = request_json(f"{base_url}/api/v2/connections/{CONN_ID}")
+    request_json(f"{base_url}/api/v2/connections/{CONN_ID}", method="DELETE")
     extra = json.loads(stored.get("extra") or "{}")
     if stored["conn_type"] != "fxiaoke" or stored["login"] != "FSAID_ui_check":
         problems.append(f"stored connection has type {stored['conn_type']!r}, login {stored['login']!r}")

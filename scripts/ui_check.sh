@@ -20,7 +20,7 @@ mkdir -p "$AIRFLOW_HOME"
 if ! "$PY" -c "import playwright" 2> /dev/null; then
     fxiaoke_bootstrap_uv
     echo "==> installing playwright (driver only) into $VENV" >&2
-    "$UV" pip install --quiet --python "$PY" playwright
+    "$UV" pip install --quiet --python "$PY" "playwright==1.65.2"
 fi
 
 start=$SECONDS

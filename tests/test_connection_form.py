@@ -8,20 +8,13 @@ webserver's connection form class is built from them.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from api_server import api_server as start_api_server
+from api_server import request_json
 
 from fxiaoke_provider import protocol
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
@@ -38,86 +31,22 @@ EXTRA_LABELS = {
     "ca_bundle": "CA Bundle Path",
 }
 HOOK_META_PATH = "/ui/connections/hook_meta"
-SERVER_START_TIMEOUT_S = 120  # a ceiling for a loaded machine, not an expectation
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def api_server_env(home: str) -> dict[str, str]:
-    """Environment of a login-free API server on this project's Airflow home (shared with ui_check)."""
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": home,
-        "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
-
-
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # loopback only
-        return json.loads(answer.read())
 
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory) -> Iterator[str]:
-    """``airflow api-server`` (one worker, core API only) on a free loopback port; yields its base URL."""
-    port = _free_port()
+    """``airflow api-server`` (one worker, core API only) on the suite's own AIRFLOW_HOME."""
     log_path = tmp_path_factory.mktemp("api-server") / "api-server.log"
-    command = [
-        str(Path(sys.executable).with_name("airflow")),
-        "api-server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--apps",
-        "core",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            env=api_server_env(os.environ["AIRFLOW_HOME"]),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its uvicorn workers are stopped with it
-        )
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"api-server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                _get_json(base_url + "/api/v2/monitor/health")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"api-server did not answer:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-        yield base_url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        with start_api_server(Path(os.environ["AIRFLOW_HOME"]), log_path) as base_url:
+            yield base_url
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 has no API server; its Flask form is tested")
 def test_api_server_serves_the_fxiaoke_form(api_server):
-    entries = {entry["connection_type"]: entry for entry in _get_json(api_server + HOOK_META_PATH)}
+    entries = {entry["connection_type"]: entry for entry in request_json(api_server + HOOK_META_PATH)}
     form = entries["fxiaoke"]
 
     assert form["hook_name"] == "Fxiaoke"
@@ -146,9 +75,9 @@ def test_api_server_serves_the_fxiaoke_form(api_server):
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 has no API server")
 def test_api_server_lists_fxiaoke_as_testable_connection_type(api_server):
     """The form's Test button needs the type to be known with a hook; the server was started with it."""
-    entries = {entry["connection_type"] for entry in _get_json(api_server + HOOK_META_PATH)}
+    entries = {entry["connection_type"] for entry in request_json(api_server + HOOK_META_PATH)}
     assert "fxiaoke" in entries
-    config = _get_json(api_server + "/ui/config")
+    config = request_json(api_server + "/ui/config")
     assert config["test_connection"] == "Enabled"
 
 
