@@ -3,6 +3,7 @@ importing the hook; older versions get the same fields as wtforms widgets from t
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fxiaoke_provider import protocol
@@ -77,17 +78,23 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 def provider_info_connection_type(hook_class_name: str) -> dict[str, Any]:
     """The ``connection-types`` entry of provider info (kebab-case keys, as Airflow expects there)."""
+    behaviour = ui_field_behaviour()
     return {
         "hook-class-name": hook_class_name,
         "hook-name": "Fxiaoke",
         "connection-type": "fxiaoke",
         "ui-field-behaviour": {
-            "hidden-fields": UI_FIELD_BEHAVIOUR["hidden_fields"],
-            "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
-            "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
+            "hidden-fields": behaviour["hidden_fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
         },
-        "conn-fields": CONN_FIELDS,
+        "conn-fields": copy.deepcopy(CONN_FIELDS),
     }
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """A fresh copy: Airflow's providers manager rewrites the placeholder keys in place."""
+    return copy.deepcopy(UI_FIELD_BEHAVIOUR)
 
 
 def connection_form_widgets() -> dict[str, Any]:

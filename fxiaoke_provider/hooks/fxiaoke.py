@@ -326,9 +326,9 @@ class FxiaokeHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Form layout for Airflow versions that do not read ``conn-fields`` from provider info."""
-        from fxiaoke_provider.connection_form import UI_FIELD_BEHAVIOUR
+        from fxiaoke_provider.connection_form import ui_field_behaviour
 
-        return UI_FIELD_BEHAVIOUR
+        return ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
