@@ -16,13 +16,20 @@ AIRFLOW_VERSION = _version_tuple(_airflow_version)
 AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import BaseHook, BaseNotifier, BaseOperator
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.sdk import BaseNotifier, BaseOperator
 else:
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
     from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef]
+
+if TYPE_CHECKING or AIRFLOW_VERSION >= (3, 1):
+    from airflow.sdk import BaseHook
+else:  # 2.x and 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+
+if TYPE_CHECKING or AIRFLOW_VERSION >= (3, 2):
+    from airflow.sdk.exceptions import AirflowFailException
+else:  # deprecated there from 3.2 on
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 
 def mask_secret(secret: Any) -> None:
