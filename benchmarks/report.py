@@ -132,6 +132,6 @@ NOTES = [
     "3: own sandbox with its default 50 ms token delay so that overlapping token calls would be counted;",
     "   processes start sending together after all have imported the hook.",
     "5: wall time without tracing; peak = tracemalloc peak of a second identical send_message call. The",
-    "   growth (~17 B per recipient) is two pointer arrays: the validated recipient list and the 500-id",
-    "   batch slices (id strings are shared with the caller); per-request buffers stay constant.",
+    "   growth (~12 B per recipient) is the validated recipient list, one reference per id (the id",
+    "   strings are shared with the caller); batches are sliced one at a time and request buffers stay flat.",
 ]
