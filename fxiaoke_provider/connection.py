@@ -17,6 +17,8 @@ from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError
 
 CONN_TYPE = "fxiaoke"
+#: The connection id operators, the notifier and the hook use when none is given.
+DEFAULT_CONN_ID = "fxiaoke_default"
 TOKEN_CACHE_MODES = ("file", "memory")
 DEFAULT_TIMEOUT_S = 30.0
 #: 7 attempts wait 0.5+1+2+4+8+16 s (+ jitter): longer than the gateway's 20 s rate-limit window.
@@ -38,7 +40,7 @@ class ConnectionLike(Protocol):
 
 @dataclass(frozen=True)
 class RetrySettings:
-    """Bounds of the automatic retry; what is retried is fixed by the error classes."""
+    """Bounds of the automatic retry; what is retried is fixed by the error classes (``retry``)."""
 
     max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS
     max_wait_s: float = DEFAULT_RETRY_MAX_WAIT_S
@@ -191,6 +193,32 @@ def default_token_cache_dir() -> str:
     return os.path.join(airflow_home, "fxiaoke", "token-cache")
 
 
+def check_acting_user(reader: ExtraReader, auth_style: str) -> str | None:
+    """The acting user's id kind follows the auth style.
+
+    Header style: required, the CRM employee id sent as ``x-fs-userid`` (digits). Legacy style:
+    optional (message sends carry no acting user), and when given an ``FSUID_...`` open user id.
+    """
+    user_id = reader.text("user_id")
+    if auth_style == protocol.HEADER_STYLE:
+        if user_id is None:
+            raise reader.error(
+                "user_id", "is required with auth_style 'header' (the acting CRM employee id, e.g. 1000)"
+            )
+        if not user_id.isdigit():
+            raise reader.error(
+                "user_id",
+                f"with auth_style 'header' must be a CRM employee id made of digits; got {user_id!r}",
+            )
+    elif user_id is not None and not user_id.startswith(protocol.OPEN_USER_ID_PREFIX):
+        raise reader.error(
+            "user_id",
+            f"with auth_style 'legacy' must be an open user id ({protocol.OPEN_USER_ID_PREFIX}...) or "
+            f"empty; got {user_id!r}",
+        )
+    return user_id
+
+
 def config_from_connection(
     conn: ConnectionLike, overrides: Mapping[str, Any] | None = None
 ) -> FxiaokeConnectionConfig:
@@ -209,13 +237,7 @@ def config_from_connection(
         reader.text("permanent_code"), "extra 'permanent_code'", "the app's permanentCode"
     )
     auth_style = reader.choice("auth_style", protocol.AUTH_STYLES, protocol.DEFAULT_AUTH_STYLE)
-    user_id = reader.text("user_id")
-    if auth_style == "header" and user_id is None:
-        raise reader.error(
-            "user_id", "is required with auth_style 'header' (the acting CRM employee id, e.g. 1000)"
-        )
-    if user_id is not None and not user_id.isdigit():
-        raise reader.error("user_id", f"must be a CRM employee id made of digits; got {user_id!r}")
+    user_id = check_acting_user(reader, auth_style)
 
     base_url = parse_base_url(conn_id, conn.host, conn.schema, conn.port)
     allow_insecure_http = reader.flag("allow_insecure_http")

@@ -1,20 +1,50 @@
-"""Errors a user can catch by meaning: invalid input, permanent, transient, outcome unknown.
+"""Errors a user can catch by meaning: invalid input, permanent, transient, outcome unknown, partial.
 
 Every error raised after a request carries the gateway's ``errorCode`` and ``traceId`` and the
-``thirdTraceId`` we sent, because Fxiaoke support asks for them. No error text ever contains a
-credential or a token: messages are built from codes, paths and ids only.
+``thirdTraceId`` we sent, because Fxiaoke support asks for them. The gateway's ``errorMessage`` is
+free text that may quote what the request carried, so every error text passes through Airflow's
+secrets masker (credentials and tokens are registered with it by the hook) before it exists.
+
+All classes survive ``pickle`` and ``copy.deepcopy``: Airflow moves exceptions between processes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fxiaoke_provider import protocol
+from fxiaoke_provider.version_compat import redact
+
+#: The ids shown after an error's text, in this order, under the gateway's own field names.
+_ID_LABELS: tuple[tuple[str, str], ...] = (
+    ("path", "path"),
+    ("http_status", "httpStatus"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("trace_id", "traceId"),
+    ("third_trace_id", "thirdTraceId"),
+)
+#: Longest gateway ``errorMessage`` kept on an error.
+ERROR_MESSAGE_MAX = 200
+
+
+def _rebuild(cls: type[FxiaokeError], text: str) -> FxiaokeError:
+    """Unpickling/deepcopy: restore the final text without re-running a subclass's ``__init__``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, text)
+    return error
 
 
 class FxiaokeError(Exception):
-    """Base class of every error this provider raises."""
+    """Base class of every error this provider raises.
+
+    ``retryable_by_airflow`` says whether Airflow's own task retry should repeat the work; the hook
+    sets it from its settings where the class alone cannot decide (outcome unknown).
+    """
+
+    retryable_by_airflow: bool = False
 
     def __init__(
         self,
@@ -28,27 +58,24 @@ class FxiaokeError(Exception):
         http_status: int | None = None,
     ) -> None:
         self.error_code = error_code
-        self.error_message = error_message
+        self.error_message = redact(error_message[:ERROR_MESSAGE_MAX]) if error_message else None
         self.trace_id = trace_id
         self.third_trace_id = third_trace_id
         self.path = path
         self.http_status = http_status
-        super().__init__(message + self._ids_suffix())
+        super().__init__(redact(message + self._ids_suffix()))
 
     def _ids_suffix(self) -> str:
+        # Parentheses, not brackets: Airflow's console treats "[...]" as markup and drops it.
         ids = [
-            f"{name}={value}"
-            for name, value in (
-                ("path", self.path),
-                ("httpStatus", self.http_status),
-                ("errorCode", self.error_code),
-                ("errorMessage", self.error_message),
-                ("traceId", self.trace_id),
-                ("thirdTraceId", self.third_trace_id),
-            )
-            if value is not None and value != ""
+            f"{label}={value}"
+            for attribute, label in _ID_LABELS
+            if (value := getattr(self, attribute, None)) is not None and value != ""
         ]
-        return f" [{', '.join(ids)}]" if ids else ""
+        return f" ({', '.join(ids)})" if ids else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), str(self)), self.__dict__
 
 
 class FxiaokeInvalidInputError(FxiaokeError, ValueError):
@@ -81,36 +108,45 @@ class FxiaokeTokenExpiredError(FxiaokeAuthError):
 
 
 class FxiaokeWrongHostError(FxiaokePermanentError):
-    """The answer was not the gateway's JSON: almost always a wrong host."""
+    """The answer was not the gateway's JSON (an HTML page, a redirect): almost always a wrong host."""
+
+
+class FxiaokeProtocolError(FxiaokePermanentError):
+    """The gateway's JSON lacked fields the protocol promises (e.g. a token answer without a token)."""
 
 
 class FxiaokeTransientError(FxiaokeError):
     """The request was refused before any work was done; a later retry may succeed."""
+
+    retryable_by_airflow = True
 
 
 class FxiaokeOutcomeUnknownError(FxiaokeError):
     """The request may or may not have been acted on; retrying may deliver twice."""
 
 
-def error_from_answer(path: str, answer: dict, third_trace_id: str) -> FxiaokeError:
+_ERROR_CLASS_BY_KIND: dict[str, type[FxiaokeError]] = {
+    "token_expired": FxiaokeTokenExpiredError,
+    "transient": FxiaokeTransientError,
+    "outcome_unknown": FxiaokeOutcomeUnknownError,
+    "auth": FxiaokeAuthError,
+    "permanent": FxiaokePermanentError,
+}
+
+
+def error_from_answer(path: str, answer: dict[str, Any], third_trace_id: str) -> FxiaokeError:
     """Map a non-zero ``errorCode`` answer to the error class that says what to do about it."""
-    code = answer.get("errorCode")
-    if code == protocol.TOKEN_EXPIRED:
-        cls: type[FxiaokeError] = FxiaokeTokenExpiredError
-    elif code in protocol.TRANSIENT_CODES:
-        cls = FxiaokeTransientError
-    elif code in protocol.OUTCOME_UNKNOWN_CODES:
-        cls = FxiaokeOutcomeUnknownError
-    elif code in (protocol.NO_CREDENTIALS, protocol.CREDENTIALS_REJECTED) or path in protocol.TOKEN_PATHS:
-        cls = FxiaokeAuthError
-    else:
-        cls = FxiaokePermanentError
-    message = answer.get("errorMessage") or answer.get("error_description") or None
+    code = answer.get(protocol.ERROR_CODE_FIELD)
+    code = code if isinstance(code, int) else None
+    cls = _ERROR_CLASS_BY_KIND[protocol.classify_code(code, path)]
+    message = answer.get(protocol.ERROR_MESSAGE_FIELD) or next(
+        (answer[key] for key in protocol.ERROR_DESCRIPTION_FIELDS if answer.get(key)), None
+    )
     return cls(
         f"Fxiaoke answered errorCode {code} ({protocol.describe_code(code)})",
-        error_code=code if isinstance(code, int) else None,
-        error_message=str(message)[:200] if message else None,
-        trace_id=answer.get("traceId") or None,
+        error_code=code,
+        error_message=str(message) if message else None,
+        trace_id=answer.get(protocol.TRACE_ID_FIELD) or None,
         third_trace_id=third_trace_id,
         path=path,
     )

@@ -1,7 +1,8 @@
-"""Everything this provider knows about the Fxiaoke OpenAPI gateway: hosts, paths, codes, limits.
+"""Everything this provider knows about the Fxiaoke OpenAPI gateway: hosts, paths, fields, codes, limits.
 
 Other modules import these names instead of repeating literals, so a change in the gateway's
-contract is a change in this file only. Source: the project's OpenAPI reference.
+contract is a change in this file only. Source: the project's OpenAPI reference; facts the reference
+marks as secondary are noted here and listed in the README's assumptions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ CLOUD_HOSTS: Final[dict[str, str]] = {
 #: Hosts users mistake for the API host; they answer with HTML, never JSON.
 NON_API_HOSTS: Final = frozenset({"www.fxiaoke.com", "fxiaoke.com", "www.sharecrm.com"})
 
+# --- every request -----------------------------------------------------------------------------
+TRACE_QUERY_PARAM: Final = "thirdTraceId"
+CONTENT_TYPE_JSON: Final = "application/json; charset=utf-8"
+
 # --- paths -------------------------------------------------------------------------------------
 TOKEN_PATH: Final = "/oauth2.0/token"
 LEGACY_TOKEN_PATH: Final = "/cgi/corpAccessToken/get/V2"
@@ -28,35 +33,89 @@ APP_MESSAGE_SEND_PATH: Final = "/cgi/message/send"
 SERVICE_MESSAGE_SEND_PATH: Final = "/cgi/app/message/send"
 SERVICE_MESSAGE_REVOKE_PATH: Final = "/cgi/app/message/revoke"
 TOKEN_PATHS: Final = frozenset({TOKEN_PATH, LEGACY_TOKEN_PATH})
-TRACE_QUERY_PARAM: Final = "thirdTraceId"
 
 # --- auth --------------------------------------------------------------------------------------
 AuthStyle = Literal["header", "legacy"]
-AUTH_STYLES: Final[tuple[str, ...]] = ("header", "legacy")
-DEFAULT_AUTH_STYLE: Final = "header"
+HEADER_STYLE: Final = "header"
+LEGACY_STYLE: Final = "legacy"
+AUTH_STYLES: Final[tuple[str, ...]] = (HEADER_STYLE, LEGACY_STYLE)
+DEFAULT_AUTH_STYLE: Final = HEADER_STYLE
+
+# token request fields
+APP_ID_FIELD: Final = "appId"
+APP_SECRET_FIELD: Final = "appSecret"
+PERMANENT_CODE_FIELD: Final = "permanentCode"
+GRANT_TYPE_FIELD: Final = "grantType"
 TOKEN_GRANT_TYPE: Final = "app_secret"
+
+# token answer fields: header style, then legacy style
+ACCESS_TOKEN_FIELD: Final = "accessToken"
+EA_FIELD: Final = "ea"
+LEGACY_TOKEN_FIELD: Final = "corpAccessToken"
+LEGACY_CORP_ID_FIELD: Final = "corpId"
+EXPIRES_IN_FIELD: Final = "expiresIn"
+#: (token value field, tenant field) of a token answer, per auth style.
+TOKEN_ANSWER_FIELDS: Final[dict[str, tuple[str, str]]] = {
+    HEADER_STYLE: (ACCESS_TOKEN_FIELD, EA_FIELD),
+    LEGACY_STYLE: (LEGACY_TOKEN_FIELD, LEGACY_CORP_ID_FIELD),
+}
+TOKEN_PATH_BY_STYLE: Final[dict[str, str]] = {HEADER_STYLE: TOKEN_PATH, LEGACY_STYLE: LEGACY_TOKEN_PATH}
+
+# header style: every business call carries these
 HEADER_AUTHORIZATION: Final = "authorization"
 HEADER_EA: Final = "x-fs-ea"
 HEADER_USER_ID: Final = "x-fs-userid"
 BEARER_PREFIX: Final = "Bearer "
-LEGACY_TOKEN_FIELD: Final = "corpAccessToken"
-LEGACY_CORP_ID_FIELD: Final = "corpId"
 
+#: A token lives this long from issue.
 TOKEN_LIFETIME_S: Final = 7200
-#: Asking again before this age returns the same token; after it, a fresh one.
-TOKEN_RENEW_AFTER_S: Final = 6600
+#: Asking again before this age returns the SAME token (header style: "refresh between 6650 and 7200").
+TOKEN_REISSUE_AFTER_S: Final[dict[str, int]] = {HEADER_STYLE: 6650, LEGACY_STYLE: 6600}
+#: The token endpoint allows this many calls a minute, never concurrently [secondary].
 TOKEN_ENDPOINT_CALLS_PER_MINUTE: Final = 10
+TOKEN_ENDPOINT_WINDOW_S: Final = 60.0
+
+# --- ids ---------------------------------------------------------------------------------------
+#: Open user ids (address book, legacy style); employee ids are digits (header style).
+OPEN_USER_ID_PREFIX: Final = "FSUID_"
 
 # --- messages ----------------------------------------------------------------------------------
 MessageType = Literal["text", "composite", "articles"]
 MSG_TYPES: Final[tuple[str, ...]] = ("text", "composite", "articles")
+TO_USER_FIELD: Final = "toUser"
+MSG_TYPE_FIELD: Final = "msgType"
+SERVICE_ID_FIELD: Final = "serviceId"
+MESSAGE_ID_FIELD: Final = "messageId"
+#: Header style: recipients in toUser are FSUID_ open ids instead of employee ids [secondary].
+CONVERT_USER_ID_FIELD: Final = "convertUserId"
+TEXT_CONTENT_FIELD: Final = "content"
+
+COMPOSITE_REQUIRED: Final[tuple[tuple[str, str], ...]] = (
+    ("head", "title"),
+    ("link", "title"),
+    ("link", "url"),
+)
+COMPOSITE_OPTIONAL_TEXT: Final[tuple[tuple[str, str], ...]] = (("first", "content"), ("remark", "content"))
+COMPOSITE_FORM_FIELD: Final = "form"
+COMPOSITE_FORM_ROW_FIELDS: Final[tuple[str, ...]] = ("label", "value")
+
 MAX_RECIPIENTS_PER_REQUEST: Final = 500
 MAX_ARTICLES: Final = 7
 ARTICLE_TITLE_MAX: Final = 45
 ARTICLE_AUTHOR_MAX: Final = 8
 ARTICLE_DESCRIPTION_MAX: Final = 140
 ARTICLE_TYPES: Final[tuple[str, ...]] = ("TEXT", "URL")
+ARTICLE_TEXT_TYPE: Final = "TEXT"
+ARTICLE_COVER_FIELD: Final = "coverImage"
+ARTICLE_COVER_IN_CONTENT_FIELD: Final = "coverImageInContent"
 CRM_RECORD_LINK_PREFIX: Final = "fs://CRM/udobj?"
+
+# --- answers -----------------------------------------------------------------------------------
+ERROR_CODE_FIELD: Final = "errorCode"
+ERROR_MESSAGE_FIELD: Final = "errorMessage"
+#: Token endpoints may describe errors with OAuth-style fields instead.
+ERROR_DESCRIPTION_FIELDS: Final[tuple[str, ...]] = ("errorDescription", "error_description")
+TRACE_ID_FIELD: Final = "traceId"
 
 # --- rate limits -------------------------------------------------------------------------------
 RATE_LIMIT_CALLS: Final = 100
@@ -85,16 +144,34 @@ EMPTY_TEXT: Final = 12005
 #: Seen in practice for a wrong appSecret or a missing token-call field (the table says otherwise).
 CREDENTIALS_REJECTED: Final = 10006
 
-#: Codes worth retrying with backoff: the request was refused before any work was done.
-TRANSIENT_CODES: Final = frozenset({RATE_LIMITED, CALL_LIMIT_EXCEEDED, SYSTEM_BUSY})
-#: Codes after which nobody knows whether the gateway acted (a retry may deliver twice).
-OUTCOME_UNKNOWN_CODES: Final = frozenset({SERVICE_EXCEPTION, SYSTEM_ERROR})
-#: Codes that no retry can fix; listed for their descriptions, any other non-zero code is permanent too.
-PERMANENT_CODES: Final = frozenset(
-    {DAILY_QUOTA_EXHAUSTED, NO_QUOTA, APP_DISABLED, APP_NOT_AUTHORISED, NO_PERMISSION, NO_CREDENTIALS}
-)
 #: HTTP statuses a proxy or the gateway uses for "not now"; the request was not acted on.
 TRANSIENT_HTTP_STATUSES: Final = frozenset({429, 502, 503, 504})
+
+# --- what a code means for the caller ----------------------------------------------------------
+ErrorKind = Literal["transient", "outcome_unknown", "token_expired", "auth", "permanent"]
+#: Refused before any work was done: worth retrying with backoff.
+TRANSIENT_CODES: Final = frozenset({RATE_LIMITED, CALL_LIMIT_EXCEEDED, SYSTEM_BUSY})
+#: Nobody knows whether the gateway acted: a retry may deliver twice.
+OUTCOME_UNKNOWN_CODES: Final = frozenset({SERVICE_EXCEPTION, SYSTEM_ERROR})
+#: The credentials (not the request) are the problem.
+AUTH_CODES: Final = frozenset({NO_CREDENTIALS, CREDENTIALS_REJECTED})
+
+
+def classify_code(code: int | None, path: str) -> ErrorKind:
+    """What a non-zero ``errorCode`` means for the caller; any unlisted code is permanent.
+
+    Exact 1xxxx codes of the token call are unreliable, so every refused token call is an auth error.
+    """
+    if code == TOKEN_EXPIRED:
+        return "token_expired"
+    if code in TRANSIENT_CODES:
+        return "transient"
+    if code in OUTCOME_UNKNOWN_CODES:
+        return "outcome_unknown"
+    if code in AUTH_CODES or path in TOKEN_PATHS:
+        return "auth"
+    return "permanent"
+
 
 CODE_DESCRIPTIONS: Final[dict[int, str]] = {
     SYSTEM_BUSY: "system busy",

@@ -1,32 +1,43 @@
-"""The one retry policy: what is retried, how often, and how long to wait, as a ``tenacity`` object.
+"""The one retry policy, as one ``tenacity`` object: what is retried, how often, how long to wait.
 
 - transient (rate limit 30004/14001, busy -1, HTTP 429/502/503/504, connection never made):
   retried with exponential backoff and jitter, bounded by attempts and a ceiling;
+- token expired (20016): the token is dropped by the caller and the call retried once at once
+  with a fresh one (the "renewal" step); a second 20016 is final;
 - outcome unknown (read timeout, connection dropped after sending, 50009, -2): not retried unless
-  the connection opts in to at-least-once delivery, since a retry may deliver twice;
-  (a token request is always retried: asking twice yields the same token);
-- permanent (quota, permission, credentials, rejected input, wrong host): never retried;
-- 20016 (token expired) is not handled here: the hook renews the token and retries once.
+  the connection opts in to at-least-once delivery, since a retry may deliver twice (a token
+  request is always retried: asking twice yields the same token);
+- permanent (quota, permission, credentials, rejected input, wrong host): never retried.
+
+``retryable_by_airflow`` applies the same classes to Airflow's own task retries.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fxiaoke_provider import protocol
-from fxiaoke_provider.exceptions import FxiaokeOutcomeUnknownError, FxiaokeTransientError
+from fxiaoke_provider.connection import RetrySettings
+from fxiaoke_provider.exceptions import (
+    FxiaokeError,
+    FxiaokeOutcomeUnknownError,
+    FxiaokeTokenExpiredError,
+    FxiaokeTransientError,
+)
 
 if TYPE_CHECKING:
     import tenacity
-
-    from fxiaoke_provider.connection import RetrySettings
 
 log = logging.getLogger(__name__)
 
 INITIAL_WAIT_S = 0.5
 JITTER_S = 0.5
+
+Sleep = Callable[[float], None]
 
 
 def backoff_wait(attempt_number: int, max_wait_s: float) -> float:
@@ -41,12 +52,39 @@ def backoff_wait(attempt_number: int, max_wait_s: float) -> float:
 
 
 def is_retryable(error: BaseException, retry_unknown_outcome: bool) -> bool:
+    """Whether repeating the request may help and cannot deliver twice (unless at-least-once was chosen)."""
     if isinstance(error, FxiaokeTransientError):
         return True
     if isinstance(error, FxiaokeOutcomeUnknownError):
         # Asking for a token twice is harmless (the gateway hands out the same one), a send is not.
         return retry_unknown_outcome or error.path in protocol.TOKEN_PATHS
     return False
+
+
+def retryable_by_airflow(error: FxiaokeError, settings: RetrySettings) -> bool:
+    """Whether Airflow's own task retry should repeat the work that raised ``error``.
+
+    The one place that decides "fail for good" against "let Airflow retry": transient refusals yes;
+    unknown outcomes only with at-least-once delivery; permanent errors, bad input and partial split
+    sends (a repeat would deliver the delivered batches again) never.
+    """
+    if isinstance(error, FxiaokeOutcomeUnknownError):
+        return settings.retry_unknown_outcome
+    return error.retryable_by_airflow
+
+
+class _Renewal:
+    """The 20016 step: one immediate retry per logical call, outside the backoff budget."""
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def wanted(self, error: BaseException | None) -> bool:
+        if isinstance(error, FxiaokeTokenExpiredError) and not self.used:
+            self.used = True
+            log.info("Fxiaoke token rejected (20016); renewing it and retrying once")
+            return True
+        return False
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:
@@ -57,25 +95,37 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     )
 
 
-def build_retrying(settings: RetrySettings, sleep=None) -> tenacity.Retrying:
-    """A fresh ``tenacity.Retrying`` for one logical call (tenacity keeps per-call state)."""
+def build_retrying(settings: RetrySettings, sleep: Sleep = time.sleep) -> tenacity.Retrying:
+    """A fresh ``tenacity.Retrying`` for one logical call (tenacity and the renewal keep per-call state).
+
+    Callers drop a rejected token before re-raising ``FxiaokeTokenExpiredError``; this policy then
+    retries once without waiting.
+    """
     import tenacity
 
-    extra = {"sleep": sleep} if sleep is not None else {}
+    renewal = _Renewal()
+    renewed_at: list[int] = []
+
+    def should_retry(state: tenacity.RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if renewal.wanted(error):
+            renewed_at.append(state.attempt_number)
+            return True
+        return error is not None and is_retryable(error, settings.retry_unknown_outcome)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        if renewed_at and renewed_at[-1] == state.attempt_number:
+            return 0.0
+        return backoff_wait(state.attempt_number - len(renewed_at), settings.max_wait_s)
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        return state.attempt_number >= settings.max_attempts + len(renewed_at)
+
     return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(settings.max_attempts),
-        wait=lambda state: backoff_wait(state.attempt_number, settings.max_wait_s),
-        retry=tenacity.retry_if_exception(lambda error: is_retryable(error, settings.retry_unknown_outcome)),
+        stop=stop,
+        wait=wait,
+        retry=should_retry,
         before_sleep=_log_retry,
+        sleep=lambda seconds: sleep(seconds) if seconds > 0 else None,  # the renewal step does not wait
         reraise=True,
-        **extra,
     )
-
-
-def airflow_may_retry(error: BaseException, retry_unknown_outcome: bool) -> bool:
-    """Whether Airflow's own task retries should repeat a failed call.
-
-    No for permanent errors and bad input (doomed), for partial split sends and for unknown
-    outcomes (a repeat may deliver twice) unless at-least-once delivery was chosen.
-    """
-    return is_retryable(error, retry_unknown_outcome)

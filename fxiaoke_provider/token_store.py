@@ -19,27 +19,43 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fxiaoke_provider import protocol
 
 log = logging.getLogger(__name__)
 
-#: Renew when less than this is left: the gateway hands out a new token only in its last 600 s.
-RENEW_MARGIN_S = protocol.TOKEN_LIFETIME_S - protocol.TOKEN_RENEW_AFTER_S
+#: A token that arrives already renewable is still used until this close to its expiry.
+EXPIRY_SAFETY_S = 60.0
 
 
 @dataclass(frozen=True)
 class AccessToken:
-    """A token and the tenant it belongs to (``ea`` in header style, ``corpId`` in legacy style)."""
+    """A token and the tenant it belongs to (``ea`` in header style, ``corpId`` in legacy style).
+
+    ``expires_in`` is the REMAINING lifetime the gateway reported when the token was obtained: a
+    token handed out again late in its life arrives with little left.
+    """
 
     value: str = field(repr=False)
     tenant: str
     obtained_at: float
     expires_in: float
+    style: str = protocol.DEFAULT_AUTH_STYLE
 
     @property
     def renew_at(self) -> float:
-        return self.obtained_at + max(0.0, self.expires_in - RENEW_MARGIN_S)
+        """When asking again first yields a NEW token; asking sooner only returns this one again.
+
+        The gateway re-issues a token once it is older than ``TOKEN_REISSUE_AFTER_S``, i.e. when less
+        than ``lifetime - reissue_after`` is left. A token that arrives with even less left is used
+        until shortly before it expires, so a late token never turns into a token call per request.
+        """
+        reissue_left = protocol.TOKEN_LIFETIME_S - protocol.TOKEN_REISSUE_AFTER_S[self.style]
+        if self.expires_in > reissue_left:
+            return self.obtained_at + self.expires_in - reissue_left
+        usable = max(self.expires_in - EXPIRY_SAFETY_S, min(self.expires_in, EXPIRY_SAFETY_S))
+        return self.obtained_at + usable
 
     def fresh(self, now: float) -> bool:
         return now < self.renew_at
@@ -51,28 +67,43 @@ class AccessToken:
                 "tenant": self.tenant,
                 "obtained_at": self.obtained_at,
                 "expires_in": self.expires_in,
+                "style": self.style,
             }
         )
 
     @classmethod
     def from_json(cls, text: str) -> AccessToken:
         data = json.loads(text)
+        style = str(data.get("style", protocol.DEFAULT_AUTH_STYLE))
+        if style not in protocol.AUTH_STYLES:
+            raise ValueError(f"unknown auth style {style!r}")
         return cls(
             value=str(data["value"]),
             tenant=str(data["tenant"]),
             obtained_at=float(data["obtained_at"]),
             expires_in=float(data["expires_in"]),
+            style=style,
         )
 
 
 Fetch = Callable[[], AccessToken]
+Clock = Callable[[], float]
+
+
+class TokenStore(Protocol):
+    """Where a hook gets its token: ``get`` returns a fresh one (fetching if needed), ``invalidate``
+    forgets one the gateway rejected (20016)."""
+
+    def get(self, fetch: Fetch) -> AccessToken: ...
+
+    def invalidate(self, token: AccessToken) -> None: ...
 
 
 class MemoryTokenStore:
     """One token per hook, guarded so threads sharing a hook fetch once."""
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
-        self._clock = clock or (lambda: time.time())  # looked up per call, so a patched clock applies
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
         self._token: AccessToken | None = None
         self._lock = threading.Lock()
 
@@ -83,7 +114,7 @@ class MemoryTokenStore:
         with self._lock:
             token = self._token
             if token is None or not token.fresh(self._clock()):
-                token = self._token = self._load_or_fetch(fetch)
+                token = self._token = fetch()
             return token
 
     def invalidate(self, token: AccessToken) -> None:
@@ -91,9 +122,6 @@ class MemoryTokenStore:
         with self._lock:
             if self._token is not None and self._token.value == token.value:
                 self._token = None
-
-    def _load_or_fetch(self, fetch: Fetch) -> AccessToken:
-        return fetch()
 
 
 def cache_key(base_url: str, app_id: str, permanent_code: str, auth_style: str) -> str:
@@ -103,14 +131,18 @@ def cache_key(base_url: str, app_id: str, permanent_code: str, auth_style: str) 
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
-class FileTokenStore(MemoryTokenStore):
+class FileTokenStore:
     """Memory first, then the machine-wide file; fetches under an exclusive ``flock``."""
 
-    def __init__(self, directory: str, key: str, clock: Callable[[], float] | None = None) -> None:
-        super().__init__(clock)
+    def __init__(self, directory: str, key: str, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._memory = MemoryTokenStore(clock)
         self.directory = directory
         self.path = os.path.join(directory, f"fxiaoke-token-{key}.json")
         self.lock_path = self.path + ".lock"
+
+    def get(self, fetch: Fetch) -> AccessToken:
+        return self._memory.get(lambda: self._load_or_fetch(fetch))
 
     def _load_or_fetch(self, fetch: Fetch) -> AccessToken:
         cached = self._read()
@@ -137,7 +169,7 @@ class FileTokenStore(MemoryTokenStore):
             os.close(lock_fd)  # closing releases the lock
 
     def invalidate(self, token: AccessToken) -> None:
-        super().invalidate(token)
+        self._memory.invalidate(token)
         try:
             with self._file_lock():
                 cached = self._read()
@@ -172,7 +204,7 @@ class FileTokenStore(MemoryTokenStore):
                 return AccessToken.from_json(handle.read())
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             log.warning("Ignoring unreadable Fxiaoke token cache file %s (%s)", self.path, type(err).__name__)
             return None
 

@@ -25,7 +25,7 @@ from fxiaoke_provider.exceptions import (
     error_from_answer,
 )
 
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+JSON_HEADERS = {"Content-Type": protocol.CONTENT_TYPE_JSON, "Accept": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,10 @@ def post(
     headers: dict[str, str] | None = None,
     timeout_s: float,
     verify: bool | str,
+    third_trace_id: str | None = None,
 ) -> Answer:
-    """POST ``body`` to ``path`` with a fresh ``thirdTraceId``; return the answer or raise a mapped error."""
-    third_trace_id = new_third_trace_id()
+    """POST ``body`` to ``path`` with a fresh (or the given) ``thirdTraceId``; return the answer or raise."""
+    third_trace_id = third_trace_id or new_third_trace_id()
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     try:
         response = session.post(
@@ -130,8 +131,8 @@ def post(
         answer = json.loads(raw) if response.status_code == 200 or raw[:1] == b"{" else None
     except ValueError:
         answer = None
-    if not isinstance(answer, dict) or not isinstance(answer.get("errorCode"), int):
+    if not isinstance(answer, dict) or not isinstance(answer.get(protocol.ERROR_CODE_FIELD), int):
         raise _http_error(response, path, third_trace_id)
-    if answer["errorCode"] != protocol.SUCCESS:
+    if answer[protocol.ERROR_CODE_FIELD] != protocol.SUCCESS:
         raise error_from_answer(path, answer, third_trace_id)
     return Answer(body=answer, third_trace_id=third_trace_id)

@@ -32,16 +32,26 @@ else:  # deprecated there from 3.2 on
     from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 
+if AIRFLOW_V_3_0_PLUS:
+    try:
+        from airflow.sdk.log import mask_secret as _mask_secret
+        from airflow.sdk.log import redact as _redact
+    except ImportError:  # Airflow 3.0
+        from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask_secret
+        from airflow.sdk.execution_time.secrets_masker import redact as _redact
+else:
+    from airflow.utils.log.secrets_masker import mask_secret as _mask_secret  # type: ignore[no-redef]
+    from airflow.utils.log.secrets_masker import redact as _redact  # type: ignore[no-redef]
+
+
 def mask_secret(secret: Any) -> None:
     """Register a value with Airflow's secrets masker so task logs show ``***`` instead."""
-    if AIRFLOW_V_3_0_PLUS:
-        try:
-            from airflow.sdk.log import mask_secret as _mask
-        except ImportError:  # Airflow 3.0
-            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask
-    else:
-        from airflow.utils.log.secrets_masker import mask_secret as _mask
-    _mask(secret)
+    _mask_secret(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every value registered through ``mask_secret`` replaced by ``***``."""
+    return str(_redact(text))
 
 
 __all__ = [
@@ -51,4 +61,5 @@ __all__ = [
     "BaseNotifier",
     "BaseOperator",
     "mask_secret",
+    "redact",
 ]

@@ -13,23 +13,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-from fxiaoke_provider import retry
 
 
-def record_sleeps(monkeypatch: Any, really_sleep: bool = True) -> list[float]:
-    """Make every retry loop report its backoff waits into the returned list."""
-    waits: list[float] = []
-    build = retry.build_retrying
+class SleepRecorder(list):
+    """A ``sleep`` to inject into a hook (``FxiaokeHook(sleep=...)``): records every wait it is asked for."""
 
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        if really_sleep:
+    def __init__(self, really_sleep: bool = True) -> None:
+        super().__init__()
+        self.really_sleep = really_sleep
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        if self.really_sleep:
             time.sleep(seconds)
 
-    monkeypatch.setattr(retry, "build_retrying", lambda settings, sleep_=None: build(settings, sleep=sleep))
-    return waits
+
+def record_sleeps(really_sleep: bool = True) -> SleepRecorder:
+    return SleepRecorder(really_sleep)
 
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:

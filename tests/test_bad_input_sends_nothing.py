@@ -14,10 +14,11 @@ CARD = {"head": {"title": "t"}, "link": {"title": "open", "url": "https://exampl
 
 #: (id, send_message kwargs, error class, text the error must contain)
 MESSAGE_CASES = [
-    ("no recipients", {"to_users": []}, "to_users: must contain at least one employee id"),
-    ("recipients as one string", {"to_users": "1000"}, "to_users: must be a list of employee ids"),
+    ("no recipients", {"to_users": []}, "to_users: must contain at least one id"),
+    ("recipients as one string", {"to_users": "1000"}, "to_users: must be a list of ids"),
     ("empty recipient id", {"to_users": ["1000", " "]}, "to_users[1]: must be a non-empty string"),
-    ("mixed id kinds", {"to_users": ["1000", "FSUID_x"]}, "mixes FSUID_... open ids with employee ids"),
+    ("id of no known kind", {"to_users": ["1000", "alice"]}, "to_users[1]: must be a CRM employee id"),
+    ("text not UTF-8", {"message": "broken \udc80"}, "message (text content): is not valid Unicode text"),
     ("unknown msg_type", {"msg_type": "image"}, "msg_type: must be one of text, composite, articles"),
     ("empty text", {"message": "  "}, "message (text content): required, a non-empty string"),
     (
@@ -66,6 +67,11 @@ CONNECTION_CASES = [
     ("no permanent_code", {"extra": {"permanent_code": ""}}, "extra 'permanent_code': is required"),
     ("no user_id (header style)", {"extra": {"user_id": None}}, "extra 'user_id': is required"),
     ("user_id not digits", {"extra": {"user_id": "FSUID_x"}}, "must be a CRM employee id made of digits"),
+    (
+        "legacy user_id not an open id",
+        {"extra": {"auth_style": "legacy", "user_id": "1000"}},
+        "with auth_style 'legacy' must be an open user id (FSUID_...)",
+    ),
     ("web site as host", {"host": "https://www.fxiaoke.com"}, "is the web site, not the OpenAPI host"),
     ("host with a path", {"host": "https://open.fxiaoke.com/cgi"}, "must not contain a path"),
     ("plain http to a remote host", {"host": "http://open.fxiaoke.com"}, "plain http would send credentials"),
@@ -115,4 +121,12 @@ def test_bad_connection_sends_nothing(sandbox, use_connection, monkeypatch, chan
     with pytest.raises(FxiaokeConnectionConfigError) as info:
         FxiaokeHook().send_message(["1000"], "hi")
     assert text in str(info.value)
+    assert sandbox.requests() == []
+
+
+def test_employee_ids_in_legacy_style_send_nothing(sandbox, use_connection):
+    use_connection(sandbox, auth_style="legacy", user_id="")
+    with pytest.raises(FxiaokeInvalidInputError) as info:
+        FxiaokeHook().send_message(["FSUID_ops", "1000"], "hi")
+    assert "to_users[1]: legacy auth style addresses people by open user ids (FSUID_...)" in str(info.value)
     assert sandbox.requests() == []

@@ -259,11 +259,20 @@ def test_user_id_not_needed_in_legacy_style(install) -> None:
     assert (config.auth_style, config.user_id) == ("legacy", None)
 
 
-def test_user_id_must_be_an_employee_id(install) -> None:
+def test_user_id_must_be_an_employee_id_in_header_style(install) -> None:
     install("fxiaoke_uid", conn(user_id="FSUID_admin"))
     error = config_error("fxiaoke_uid")
     assert "extra 'user_id'" in error.field
-    assert "made of digits" in str(error)
+    assert "with auth_style 'header' must be a CRM employee id made of digits" in str(error)
+
+
+def test_user_id_is_an_open_user_id_in_legacy_style(install) -> None:
+    install("fxiaoke_legacy_uid", conn(auth_style="legacy", user_id="FSUID_admin"))
+    assert config_of("fxiaoke_legacy_uid").user_id == "FSUID_admin"
+    install("fxiaoke_legacy_digits", conn(auth_style="legacy", user_id="1000"))
+    error = config_error("fxiaoke_legacy_digits")
+    assert "extra 'user_id'" in error.field
+    assert "with auth_style 'legacy' must be an open user id (FSUID_...)" in str(error)
 
 
 # --- malformed extras ---------------------------------------------------------------------------
@@ -306,7 +315,7 @@ def test_extras_are_converted(install, tmp_path: Path) -> None:
             token_cache="memory",
             rate_limit_calls="0",
             ca_bundle=str(bundle),
-            user_id=1001,
+            user_id="FSUID_ops",
         ),
     )
     config = config_of("fxiaoke_types")
@@ -317,7 +326,7 @@ def test_extras_are_converted(install, tmp_path: Path) -> None:
     assert config.token_cache == "memory"
     assert config.rate_limit_calls == 0
     assert config.verify == str(bundle)
-    assert config.user_id == "1001"
+    assert config.user_id == "FSUID_ops"
 
 
 # --- old keys, untouched form fields, hook arguments -----------------------------------------------

@@ -104,9 +104,9 @@ TABLE = dict(
 @pytest.mark.parametrize("row", TABLE.values(), ids=TABLE.keys())
 def test_fault(sandbox, use_connection, monkeypatch, row: Row):
     use_connection(sandbox, timeout=CLIENT_TIMEOUT_S)
-    sleeps = record_sleeps(monkeypatch)
+    sleeps = record_sleeps()
     sandbox.add_fault(row.path, row.kind, **row.params)
-    hook = FxiaokeHook()
+    hook = FxiaokeHook(sleep=sleeps)
     text = f"fault-table {row.kind} {row.params}"
 
     if row.outcome == DELIVERED:

@@ -33,7 +33,7 @@ from fxiaoke_provider.protocol import (
     SERVICE_MESSAGE_SEND_PATH,
     TOKEN_EXPIRED,
     TOKEN_PATH,
-    TOKEN_RENEW_AFTER_S,
+    TOKEN_REISSUE_AFTER_S,
 )
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
 from fxiaoke_provider.token_store import AccessToken
@@ -167,13 +167,13 @@ def _age_cached_token(hook: FxiaokeHook, age_s: float) -> AccessToken:
     return aged
 
 
-def test_token_is_renewed_before_6600_seconds(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+def test_token_is_renewed_once_the_gateway_reissues(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
     hook.send_message(["1000"], "first")
     first_value = hook.get_token().value
 
     # Just before the renewal age: client and gateway both see a 6500 s old token; it is reused.
-    sandbox.advance_clock(TOKEN_RENEW_AFTER_S - 100)
-    _age_cached_token(hook, TOKEN_RENEW_AFTER_S - 100)
+    sandbox.advance_clock(TOKEN_REISSUE_AFTER_S["header"] - 100)
+    _age_cached_token(hook, TOKEN_REISSUE_AFTER_S["header"] - 100)
     later = FxiaokeHook()
     later.send_message(["1000"], "second")
     assert sandbox.stats()["token_calls"] == 1
@@ -181,7 +181,7 @@ def test_token_is_renewed_before_6600_seconds(sandbox: SandboxGateway, hook: Fxi
 
     # Past it: the next hook asks again and the gateway, seeing the same age, hands out a new token.
     sandbox.advance_clock(101)
-    _age_cached_token(hook, TOKEN_RENEW_AFTER_S + 1)
+    _age_cached_token(hook, TOKEN_REISSUE_AFTER_S["header"] + 1)
     renewing = FxiaokeHook()
     renewing.send_message(["1000"], "third")
     stats = sandbox.stats()
@@ -319,7 +319,7 @@ def test_wrong_host_on_the_token_call(sandbox: SandboxGateway, hook: FxiaokeHook
         ({"to_users": "1000", "message": "x"}, "to_users"),
         ({"to_users": ["1000", None], "message": "x"}, "to_users[1]"),
         ({"to_users": [True], "message": "x"}, "to_users[0]"),
-        ({"to_users": ["FSUID_a", "1000"], "message": "x"}, "to_users"),
+        ({"to_users": ["1000", "alice"], "message": "x"}, "to_users[1]"),
         (
             {"to_users": ["1000"], "message": {"head": {"title": "t"}}, "msg_type": "composite"},
             "message.link",
@@ -437,10 +437,11 @@ def test_error_text_holds_no_secret_or_token(sandbox: SandboxGateway, hook: Fxia
 
 # --- legacy auth, timeouts ----------------------------------------------------------------------
 def test_legacy_auth_style_end_to_end(sandbox: SandboxGateway, use_connection) -> None:
+    """Legacy style addresses open user ids as they are: no convertUserId, no acting user."""
     use_connection(sandbox, auth_style="legacy", user_id="")
     hook = FxiaokeHook()
-    [sent] = hook.send_message(["1000", "1001"], CARD, msg_type="composite")
-    hook.revoke_message(sent["traceId"])
+    hook.send_message(["FSUID_ops1", "FSUID_ops2"], CARD, msg_type="composite")
+    hook.revoke_message("MSG-from-the-tenant")
     recorded = sandbox.requests()
     assert [r["path"] for r in recorded] == [
         LEGACY_TOKEN_PATH,
@@ -449,8 +450,9 @@ def test_legacy_auth_style_end_to_end(sandbox: SandboxGateway, use_connection) -
     ]
     assert [r["auth_style"] for r in recorded[1:]] == ["legacy", "legacy"]
     assert [r["errorCode"] for r in recorded] == [0, 0, 0]
-    assert sandbox.messages()[0]["toUser"] == ["1000", "1001"]
-    assert sandbox.revokes()[0]["matched"] is True
+    assert sandbox.messages()[0]["toUser"] == ["FSUID_ops1", "FSUID_ops2"]
+    assert "convertUserId" not in sandbox.messages()[0]
+    assert [r["messageId"] for r in sandbox.revokes()] == ["MSG-from-the-tenant"]
 
 
 def test_header_auth_style_is_recorded(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:

@@ -95,13 +95,13 @@ def test_recipients_strings_and_ints() -> None:
 @pytest.mark.parametrize(
     ("to_users", "field", "rule_words"),
     [
-        ([], "to_users", "at least one employee id"),
-        ((), "to_users", "at least one employee id"),
-        ("1000", "to_users", "must be a list of employee ids; got str"),
-        ("1000,1001", "to_users", "must be a list of employee ids; got str"),
-        (b"1000", "to_users", "must be a list of employee ids"),
-        (None, "to_users", "must be a list of employee ids; got NoneType"),
-        (1000, "to_users", "must be a list of employee ids; got int"),
+        ([], "to_users", "at least one id"),
+        ((), "to_users", "at least one id"),
+        ("1000", "to_users", "must be a list of ids; got str"),
+        ("1000,1001", "to_users", "must be a list of ids; got str"),
+        (b"1000", "to_users", "must be a list of ids"),
+        (None, "to_users", "must be a list of ids; got NoneType"),
+        (1000, "to_users", "must be a list of ids; got int"),
         (["1000", True], "to_users[1]", "must be a non-empty string; got True"),
         ([False], "to_users[0]", "must be a non-empty string"),
         (["1000", "1001", None], "to_users[2]", "must be a non-empty string; got None"),
@@ -116,12 +116,60 @@ def test_bad_recipients_are_refused(to_users: object, field: str, rule_words: st
     invalid(excinfo, field, rule_words)
 
 
-def test_open_ids_are_not_mixed_with_employee_ids() -> None:
+def test_header_style_sends_each_id_kind_in_its_own_group() -> None:
+    groups = messages.recipient_groups(["1000", "FSUID_a", "1001", "FSUID_b"], "header")
+    assert [(g.ids, g.convert_user_id) for g in groups] == [
+        (("1000", "1001"), False),
+        (("FSUID_a", "FSUID_b"), True),
+    ]
+    assert groups[1].body_fields(["FSUID_a"]) == {"toUser": ["FSUID_a"], "convertUserId": True}
+    assert groups[0].body_fields(["1000"]) == {"toUser": ["1000"]}
+
+
+def test_header_style_refuses_ids_of_no_known_kind() -> None:
     with pytest.raises(FxiaokeInvalidInputError) as excinfo:
-        messages.check_recipients(["FSUID_a", "1000"])
-    invalid(excinfo, "to_users", "mixes FSUID_... open ids with employee ids")
-    with pytest.raises(FxiaokeInvalidInputError):
-        messages.check_recipients(["1000", "FSUID_a"])
+        messages.recipient_groups(["1000", "alice"], "header")
+    invalid(excinfo, "to_users[1]", "must be a CRM employee id made of digits or an open user id")
+
+
+def test_legacy_style_addresses_open_ids_as_they_are() -> None:
+    groups = messages.recipient_groups(["FSUID_a", "FSUID_b"], "legacy")
+    assert [(g.ids, g.convert_user_id) for g in groups] == [(("FSUID_a", "FSUID_b"), False)]
+    assert groups[0].body_fields(["FSUID_a"]) == {"toUser": ["FSUID_a"]}
+
+
+def test_legacy_style_refuses_employee_ids() -> None:
+    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
+        messages.recipient_groups(["FSUID_a", "1000"], "legacy")
+    invalid(excinfo, "to_users[1]", "legacy auth style addresses people by open user ids (FSUID_...)")
+
+
+def test_each_person_is_listed_once_first_occurrence_wins() -> None:
+    recipients, dropped = messages.dedupe_recipients(["1001", " 1000", "1001", 1000, "FSUID_a", "FSUID_a "])
+    assert recipients == ["1001", "1000", "FSUID_a"]
+    assert dropped == 3
+    assert messages.check_recipients(["1000", "1000"]) == ["1000"]
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "message", "field"),
+    [
+        ("text", "broken \udc80 upstream", "message (text content)"),
+        ("composite", card(remark={"content": "\ud800"}), "message.remark.content"),
+        ("composite", card(extra={"note": "\udfff"}), "message.composite.extra.note"),
+        ("articles", [article(title="\udc80")], "message[0].title"),
+    ],
+)
+def test_text_that_cannot_be_utf8_is_invalid_input(msg_type, message, field) -> None:
+    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
+        messages.build_message_fields(msg_type, message)
+    invalid(excinfo, field, "is not valid Unicode text")
+
+
+def test_recipient_that_cannot_be_utf8_is_invalid_input() -> None:
+    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
+        messages.check_recipients(["1000", "\udc80"])
+    invalid(excinfo, "to_users[1]", "is not valid Unicode text")
 
 
 def test_open_ids_ask_for_conversion() -> None:

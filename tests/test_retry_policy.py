@@ -48,7 +48,7 @@ def send_requests(gateway: SandboxGateway) -> list[dict]:
 
 @pytest.fixture
 def sleeps(monkeypatch):
-    return record_sleeps(monkeypatch)
+    return record_sleeps()
 
 
 # --- backoff shape ------------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_transient_failures_stop_after_retry_max_attempts(sandbox, use_connectio
     use_connection(sandbox, retry_max_attempts=4, retry_max_wait=0.02)
     sandbox.add_fault(SEND, "error", count=50, code=protocol.RATE_LIMITED)
     with pytest.raises(FxiaokeTransientError, match="errorCode 30004") as info:
-        FxiaokeHook().send_message(["1000"], "never")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "never")
     assert len(send_requests(sandbox)) == 4
     assert len(sleeps) == 3 and all(0 <= s <= 0.02 for s in sleeps)
     assert info.value.third_trace_id == send_requests(sandbox)[-1]["thirdTraceId"]
@@ -82,7 +82,7 @@ def test_hook_arguments_override_retry_extras(sandbox, use_connection, sleeps):
     use_connection(sandbox, retry_max_attempts=4, retry_max_wait=5)
     sandbox.add_fault(SEND, "http", count=50, status=503)
     with pytest.raises(FxiaokeTransientError, match="HTTP 503"):
-        FxiaokeHook(retry_max_attempts=2, retry_max_wait=0.01).send_message(["1000"], "never")
+        FxiaokeHook(retry_max_attempts=2, retry_max_wait=0.01, sleep=sleeps).send_message(["1000"], "never")
     assert len(send_requests(sandbox)) == 2
     assert sleeps and all(s <= 0.01 for s in sleeps)
 
@@ -94,7 +94,7 @@ def test_connection_refused_is_retried_then_transient(sandbox, use_connection, m
             "AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps({**conn, "host": f"http://127.0.0.1:{port}"})
         )
         with pytest.raises(FxiaokeTransientError, match="could not connect"):
-            FxiaokeHook().send_message(["1000"], "nobody listens")
+            FxiaokeHook(sleep=sleeps).send_message(["1000"], "nobody listens")
     assert len(sleeps) == 2
 
 
@@ -126,7 +126,7 @@ def test_outcome_unknown_is_not_retried_and_carries_the_third_trace_id(sandbox, 
     use_connection(sandbox)
     sandbox.add_fault(SEND, "error", code=protocol.SERVICE_EXCEPTION, deliver=True)
     with pytest.raises(FxiaokeOutcomeUnknownError) as info:
-        FxiaokeHook().send_message(["1000"], "maybe")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "maybe")
     (request,) = send_requests(sandbox)
     assert info.value.third_trace_id == request["thirdTraceId"]
     assert info.value.third_trace_id in str(info.value)
@@ -137,7 +137,7 @@ def test_outcome_unknown_is_not_retried_and_carries_the_third_trace_id(sandbox, 
 @pytest.mark.parametrize("where", ["extra", "hook argument"])
 def test_retry_unknown_outcome_opt_in_retries(sandbox, use_connection, sleeps, where):
     use_connection(sandbox, **({"retry_unknown_outcome": True} if where == "extra" else {}))
-    hook = FxiaokeHook(retry_unknown_outcome=True if where == "hook argument" else None)
+    hook = FxiaokeHook(retry_unknown_outcome=True if where == "hook argument" else None, sleep=sleeps)
     sandbox.add_fault(SEND, "error", code=protocol.SERVICE_EXCEPTION, deliver=True)
     hook.send_message(["1000"], "at least once")
     assert len(send_requests(sandbox)) == 2
@@ -149,7 +149,7 @@ def test_token_request_with_unknown_outcome_is_retried(sandbox, use_connection, 
     """Asking for a token twice is harmless, so a dropped token call is retried even by default."""
     use_connection(sandbox)
     sandbox.add_fault(protocol.TOKEN_PATH, "reset")
-    FxiaokeHook().send_message(["1000"], "after a dropped token call")
+    FxiaokeHook(sleep=sleeps).send_message(["1000"], "after a dropped token call")
     token_calls = [r for r in sandbox.requests() if r["path"] == protocol.TOKEN_PATH]
     assert len(token_calls) == 2
     assert len(sleeps) == 1
@@ -172,7 +172,7 @@ def test_permanent_codes_fail_at_once(sandbox, use_connection, sleeps, code):
     use_connection(sandbox)
     sandbox.add_fault(SEND, "error", code=code)
     with pytest.raises(FxiaokePermanentError, match=f"errorCode {code}"):
-        FxiaokeHook().send_message(["1000"], "doomed")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "doomed")
     assert len(send_requests(sandbox)) == 1
     assert sleeps == []
 
@@ -182,7 +182,7 @@ def test_bad_credentials_fail_at_once(sandbox, use_connection, monkeypatch, slee
     conn["password"] = "not-the-secret"
     monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps(conn))
     with pytest.raises(FxiaokeAuthError, match="errorCode 10006"):
-        FxiaokeHook().send_message(["1000"], "doomed")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "doomed")
     assert sandbox.stats()["token_calls"] == 1
     assert send_requests(sandbox) == []
     assert sleeps == []
@@ -191,7 +191,7 @@ def test_bad_credentials_fail_at_once(sandbox, use_connection, monkeypatch, slee
 def test_validation_fails_before_any_request(sandbox, use_connection, sleeps):
     use_connection(sandbox)
     with pytest.raises(FxiaokeInvalidInputError):
-        FxiaokeHook().send_message([], "to nobody")
+        FxiaokeHook(sleep=sleeps).send_message([], "to nobody")
     assert sandbox.requests() == [] and sleeps == []
 
 
@@ -200,7 +200,7 @@ def test_token_expired_twice_fails_after_one_renewal(sandbox, use_connection, sl
     use_connection(sandbox)
     sandbox.add_fault(SEND, "expired-token", count=2)
     with pytest.raises(FxiaokeTokenExpiredError):
-        FxiaokeHook().send_message(["1000"], "doomed")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "doomed")
     assert len(send_requests(sandbox)) == 2
     assert sandbox.stats()["token_calls"] == 2
     assert sleeps == []
@@ -211,7 +211,7 @@ def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_conne
     use_connection(sandbox, retry_max_attempts=3)
     sandbox.add_fault(protocol.TOKEN_PATH, "error", count=50, code=protocol.CALL_LIMIT_EXCEEDED)
     with pytest.raises(FxiaokeTransientError, match="errorCode 14001"):
-        FxiaokeHook().send_message(["1000"], "no token")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "no token")
     assert sandbox.stats()["token_calls"] == 3
     assert len(sleeps) == 2
 
@@ -376,13 +376,13 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
     assert error.third_trace_id == send_requests(sandbox)[-1]["thirdTraceId"]
     text = str(error)
     assert delivered["traceId"] in text and "batch #2 of 3" in text and "not sent: #3" in text
-    assert not retry.airflow_may_retry(error, retry_unknown_outcome=True)
+    assert not error.retryable_by_airflow  # a repeat would deliver batch #1 again
 
 
 # --- the figure ----------------------------------------------------------------------------------
 def test_figure_time_to_deliver_after_two_30004_with_default_backoff(sandbox, use_connection, sleeps):
     use_connection(sandbox, retry_max_wait=None)  # the defaults: 5 attempts, 0.5 s doubling, 30 s cap
-    hook = FxiaokeHook()
+    hook = FxiaokeHook(sleep=sleeps)
     hook.get_token()
     sandbox.add_fault(SEND, "error", count=2, code=protocol.RATE_LIMITED)
     started = time.monotonic()

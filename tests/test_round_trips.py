@@ -7,7 +7,11 @@ import math
 from typing import Any
 
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY, FxiaokeSendMessageOperator
+from fxiaoke_provider.operators.fxiaoke import (
+    MESSAGE_IDS_XCOM_KEY,
+    TRACE_IDS_XCOM_KEY,
+    FxiaokeSendMessageOperator,
+)
 from fxiaoke_provider.protocol import MAX_RECIPIENTS_PER_REQUEST
 from fxiaoke_provider.sandbox import SandboxGateway
 
@@ -32,7 +36,7 @@ def test_operator_run_with_cached_token_is_one_request(sandbox: SandboxGateway, 
         trace_id = FxiaokeSendMessageOperator(
             task_id=f"notify_{i}", to_users=["1000"], message=f"run {i} done"
         ).execute({"ti": ti})
-        assert ti.pushed == [(TRACE_IDS_XCOM_KEY, [trace_id])]
+        assert ti.pushed == [(TRACE_IDS_XCOM_KEY, [trace_id]), (MESSAGE_IDS_XCOM_KEY, [None])]
     after = sandbox.stats()
     assert after["requests"] - before["requests"] == runs
     assert after["token_calls"] - before["token_calls"] == 0

@@ -60,9 +60,9 @@ def test_soak_every_message_delivered_once_or_reported(use_connection, monkeypat
         use_connection(
             gateway, rate_limit_calls=0, retry_max_wait=0.001, retry_max_attempts=5, timeout=CLIENT_TIMEOUT_S
         )
-        retries = record_sleeps(monkeypatch, really_sleep=False)
+        retries = record_sleeps(really_sleep=False)
         gateway.set_chaos(SEND, FAULT_RATE, CHAOS, seed=SEED)
-        hook = FxiaokeHook()
+        hook = FxiaokeHook(sleep=retries)
         ids = [f"soak-{n:04d}-{uuid.uuid4().hex[:12]}" for n in range(MESSAGES)]
         errors: dict[str, FxiaokeError] = {}
         started = time.monotonic()

@@ -218,7 +218,7 @@ def test_file_lock_serialises_fetches_across_independent_stores(tmp_path):
     assert peak[0] == 1
 
 
-def test_token_is_renewed_after_6600_seconds_not_before(tmp_path):
+def test_token_is_renewed_after_6650_seconds_not_before(tmp_path):
     now = [1000.0]
     fetched: list[float] = []
 
@@ -228,7 +228,7 @@ def test_token_is_renewed_after_6600_seconds_not_before(tmp_path):
 
     store = FileTokenStore(str(tmp_path), "k", clock=lambda: now[0])
     assert store.get(fetch).value == "tok1"
-    now[0] += protocol.TOKEN_RENEW_AFTER_S - 1
+    now[0] += protocol.TOKEN_REISSUE_AFTER_S["header"] - 1
     assert store.get(fetch).value == "tok1"
     now[0] += 2
     assert store.get(fetch).value == "tok2"

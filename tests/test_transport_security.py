@@ -18,7 +18,6 @@ import requests
 from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError, FxiaokePermanentError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.retry import airflow_may_retry
 from tests.reliability_helpers import ConnectProxy, TlsFront, record_sleeps, self_signed_cert
 
 
@@ -52,9 +51,9 @@ def test_untrusted_certificate_fails_permanently_and_sends_nothing(
     sandbox, use_connection, monkeypatch, tls_front
 ):
     install(monkeypatch, use_connection(sandbox), host=tls_front.url)
-    sleeps = record_sleeps(monkeypatch)
+    sleeps = record_sleeps()
     with pytest.raises(FxiaokePermanentError, match="TLS verification") as info:
-        FxiaokeHook().send_message(["1000"], "must not leave")
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "must not leave")
     assert sandbox.requests() == []  # not even the token call got through
     # the front counts the failed handshake on its own thread, possibly just after the client gave up
     deadline = time.monotonic() + 5
@@ -63,7 +62,7 @@ def test_untrusted_certificate_fails_permanently_and_sends_nothing(
     time.sleep(0.2)  # room for a (wrong) second attempt to show up
     assert tls_front.handshake_failures == 1  # one attempt: a TLS failure is not retried
     assert sleeps == []
-    assert not airflow_may_retry(info.value, retry_unknown_outcome=True)
+    assert not info.value.retryable_by_airflow
 
 
 def test_ca_bundle_makes_the_certificate_trusted(sandbox, use_connection, monkeypatch, tls_front):

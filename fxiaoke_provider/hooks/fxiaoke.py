@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider import messages, protocol
-from fxiaoke_provider.connection import CONN_TYPE, FxiaokeConnectionConfig, config_from_connection
+from fxiaoke_provider.connection import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    FxiaokeConnectionConfig,
+    RetrySettings,
+    config_from_connection,
+    default_token_cache_dir,
+)
 from fxiaoke_provider.exceptions import (
     BatchOutcome,
     FxiaokeError,
     FxiaokeInvalidInputError,
     FxiaokePartialSendError,
+    FxiaokeProtocolError,
     FxiaokeTokenExpiredError,
-    FxiaokeWrongHostError,
 )
+from fxiaoke_provider.pacing import EndpointPacer
+from fxiaoke_provider.retry import build_retrying, retryable_by_airflow
+from fxiaoke_provider.token_store import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, cache_key
 from fxiaoke_provider.version_compat import BaseHook, mask_secret
 
 if TYPE_CHECKING:
-    import requests
+    import requests  # imported when the first request is made: DAG files that import the hook stay cheap
 
-    from fxiaoke_provider.pacing import EndpointPacer
-    from fxiaoke_provider.token_store import AccessToken, MemoryTokenStore
+    from fxiaoke_provider.transport import Answer
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +43,8 @@ class FxiaokeHook(BaseHook):
     """
     Talks to the Fxiaoke (ShareCRM) OpenAPI gateway with the credentials of an ``fxiaoke`` connection.
 
-    One ``requests.Session`` per hook (keep-alive); the access token is shared by all task processes
-    on the machine (see ``token_store``); transient failures are retried by one policy (``retry``).
+    One ``requests.Session`` per hook (keep-alive, ``get_conn()``); the access token is shared by all
+    task processes on the machine (see ``token_store``); failures follow one policy (``retry``).
 
     :param fxiaoke_conn_id: Airflow connection id of type ``fxiaoke``.
     :param timeout: seconds to wait for an answer; overrides the connection's ``timeout`` extra.
@@ -42,10 +53,12 @@ class FxiaokeHook(BaseHook):
     :param retry_unknown_outcome: retry even when a request may already have been acted on
         (at-least-once delivery); overrides the extra of that name.
     :param token_cache: ``file`` (shared per machine, default) or ``memory`` (per hook).
+    :param sleep: how the hook waits (backoff, pacing); injectable so tests need not wait.
+    :param clock: wall-clock seconds used for token lifetimes; injectable for tests.
     """
 
     conn_name_attr = "fxiaoke_conn_id"
-    default_conn_name = "fxiaoke_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Fxiaoke"
 
@@ -58,10 +71,14 @@ class FxiaokeHook(BaseHook):
         retry_max_wait: float | None = None,
         retry_unknown_outcome: bool | None = None,
         token_cache: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.fxiaoke_conn_id = fxiaoke_conn_id
+        self._sleep = sleep
+        self._clock = clock
         self._overrides = {
             "timeout": timeout,
             "retry_max_attempts": retry_max_attempts,
@@ -94,24 +111,23 @@ class FxiaokeHook(BaseHook):
             session.proxies = {"https": self.config.proxy, "http": self.config.proxy}
         return session
 
-    @cached_property
-    def _token_store(self) -> MemoryTokenStore:
-        from fxiaoke_provider.connection import default_token_cache_dir
-        from fxiaoke_provider.token_store import FileTokenStore, MemoryTokenStore, cache_key
+    def get_conn(self) -> requests.Session:
+        """The hook's HTTP session (``BaseHook`` convention); every call of this hook goes through it."""
+        return self.session
 
+    @cached_property
+    def _token_store(self) -> TokenStore:
         config = self.config
         if config.token_cache == "memory":
-            return MemoryTokenStore()
+            return MemoryTokenStore(self._clock)
         key = cache_key(config.base_url, config.app_id, config.permanent_code, config.auth_style)
-        return FileTokenStore(config.token_cache_dir or default_token_cache_dir(), key)
+        return FileTokenStore(config.token_cache_dir or default_token_cache_dir(), key, self._clock)
 
     @cached_property
     def _pacer(self) -> EndpointPacer:
-        from fxiaoke_provider.pacing import EndpointPacer
+        return EndpointPacer(self.config.rate_limit_calls, self.config.rate_limit_window_s, sleep=self._sleep)
 
-        return EndpointPacer(self.config.rate_limit_calls, self.config.rate_limit_window_s)
-
-    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None):
+    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Answer:
         from fxiaoke_provider import transport
 
         config = self.config
@@ -126,73 +142,80 @@ class FxiaokeHook(BaseHook):
                 verify=config.verify,
             )
 
+    @contextlib.contextmanager
+    def _airflow_semantics(self) -> Iterator[None]:
+        """Stamp every error leaving the hook with whether Airflow's task retry may repeat the work."""
+        try:
+            yield
+        except FxiaokeError as error:
+            config = self.__dict__.get("config")  # absent when the connection itself was the problem
+            settings = config.retry if config is not None else RetrySettings()
+            error.retryable_by_airflow = retryable_by_airflow(error, settings)
+            raise
+
     def fetch_token(self) -> AccessToken:
         """Ask the gateway for a token (bypassing every cache); retried like any call."""
-        from fxiaoke_provider.retry import build_retrying
-
-        for attempt in build_retrying(self.config.retry):
-            with attempt:
-                return self._fetch_token_once()
+        with self._airflow_semantics():
+            for attempt in build_retrying(self.config.retry, self._sleep):
+                with attempt:
+                    return self._fetch_token_once()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _fetch_token_once(self) -> AccessToken:
-        import time
-
-        from fxiaoke_provider.token_store import AccessToken
-
         config = self.config
         credentials = {
-            "appId": config.app_id,
-            "appSecret": config.app_secret,
-            "permanentCode": config.permanent_code,
+            protocol.APP_ID_FIELD: config.app_id,
+            protocol.APP_SECRET_FIELD: config.app_secret,
+            protocol.PERMANENT_CODE_FIELD: config.permanent_code,
         }
-        if config.auth_style == "legacy":
-            path, value_key, tenant_key = (
-                protocol.LEGACY_TOKEN_PATH,
-                protocol.LEGACY_TOKEN_FIELD,
-                protocol.LEGACY_CORP_ID_FIELD,
-            )
-        else:
-            credentials["grantType"] = protocol.TOKEN_GRANT_TYPE
-            path, value_key, tenant_key = protocol.TOKEN_PATH, "accessToken", "ea"
+        if config.auth_style == protocol.HEADER_STYLE:
+            credentials[protocol.GRANT_TYPE_FIELD] = protocol.TOKEN_GRANT_TYPE
+        path = protocol.TOKEN_PATH_BY_STYLE[config.auth_style]
+        value_key, tenant_key = protocol.TOKEN_ANSWER_FIELDS[config.auth_style]
         answer = self._post(path, credentials)
-        value, tenant = answer.body.get(value_key), answer.body.get(tenant_key)
+        body = answer.body
+        value, tenant = body.get(value_key), body.get(tenant_key)
         if not isinstance(value, str) or not value or not tenant:
-            raise FxiaokeWrongHostError(
+            raise FxiaokeProtocolError(
                 f"token answer lacks {value_key!r} or {tenant_key!r}",
                 path=path,
-                trace_id=answer.body.get("traceId"),
+                trace_id=body.get(protocol.TRACE_ID_FIELD),
                 third_trace_id=answer.third_trace_id,
             )
         mask_secret(value)
-        expires_in = answer.body.get("expiresIn")
+        expires_in = body.get(protocol.EXPIRES_IN_FIELD)
+        if not isinstance(expires_in, (int, float)) or isinstance(expires_in, bool) or expires_in <= 0:
+            expires_in = protocol.TOKEN_LIFETIME_S  # undocumented answer: assume a new token
         log.info(
-            "Fetched a Fxiaoke access token for connection %r (traceId %s)",
+            "Fetched a Fxiaoke access token for connection %r (%.0fs left; traceId %s)",
             config.conn_id,
-            answer.body.get("traceId"),
+            expires_in,
+            body.get(protocol.TRACE_ID_FIELD),
         )
         return AccessToken(
             value=value,
             tenant=str(tenant),
-            obtained_at=time.time(),
-            expires_in=float(expires_in)
-            if isinstance(expires_in, (int, float))
-            else protocol.TOKEN_LIFETIME_S,
+            obtained_at=self._clock(),
+            expires_in=float(expires_in),
+            style=config.auth_style,
         )
 
     def get_token(self) -> AccessToken:
         """The current token: from this hook, else the machine's cache, else the gateway."""
-        return self._current_token(self.fetch_token)
+        with self._airflow_semantics():
+            return self._current_token()
 
-    def _current_token(self, fetch: Callable[[], AccessToken]) -> AccessToken:
-        token = self._token_store.get(fetch)
+    def _current_token(self) -> AccessToken:
+        # The single-shot fetch: callers already retry it (a retrying fetch inside a retrying call
+        # would multiply attempts and hammer the 10-a-minute token endpoint).
+        token = self._token_store.get(self._fetch_token_once)
         mask_secret(token.value)  # a token read from the shared file is new to this process's masker
         return token
 
     # --- the one call -------------------------------------------------------------------------
     def _authorised(self, body: dict[str, Any], token: AccessToken) -> tuple[dict[str, Any], dict[str, str]]:
         config = self.config
-        if config.auth_style == "legacy":
+        if config.auth_style == protocol.LEGACY_STYLE:
             return {
                 **body,
                 protocol.LEGACY_TOKEN_FIELD: token.value,
@@ -205,36 +228,30 @@ class FxiaokeHook(BaseHook):
         }
         return body, headers
 
+    def _call_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        token = self._current_token()
+        try:
+            answer = self._post(path, *self._authorised(body, token))
+        except FxiaokeTokenExpiredError:
+            self._token_store.invalidate(token)  # the policy's renewal step retries with a fresh one
+            raise
+        log.debug(
+            "Fxiaoke %s ok: traceId %s, thirdTraceId %s",
+            path,
+            answer.body.get(protocol.TRACE_ID_FIELD),
+            answer.third_trace_id,
+        )
+        return answer.body
+
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST an authorised request to a business endpoint; return the answer (``errorCode == 0``).
 
         Raises an ``FxiaokeError`` subclass that says whether retrying makes sense.
         """
-        from fxiaoke_provider.retry import build_retrying
-
-        renewed = False
-        for attempt in build_retrying(self.config.retry):
-            with attempt:
-                # The single-shot fetch: this loop already retries it (a retrying fetch inside
-                # would multiply attempts and hammer the 10-a-minute token endpoint).
-                token = self._current_token(self._fetch_token_once)
-                try:
-                    answer = self._post(path, *self._authorised(body, token))
-                except FxiaokeTokenExpiredError:
-                    if renewed:
-                        raise
-                    renewed = True
-                    log.info("Fxiaoke token rejected (20016); renewing it and retrying once")
-                    self._token_store.invalidate(token)
-                    token = self._current_token(self._fetch_token_once)
-                    answer = self._post(path, *self._authorised(body, token))
-                log.debug(
-                    "Fxiaoke %s ok: traceId %s, thirdTraceId %s",
-                    path,
-                    answer.body.get("traceId"),
-                    answer.third_trace_id,
-                )
-                return answer.body
+        with self._airflow_semantics():
+            for attempt in build_retrying(self.config.retry, self._sleep):
+                with attempt:
+                    return self._call_once(path, body)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     # --- messages -----------------------------------------------------------------------------
@@ -246,69 +263,91 @@ class FxiaokeHook(BaseHook):
         service_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """
-        Send one message to any number of employees, 500 per request, in order.
+        Send one message to any number of people, each once, 500 per request, in order.
 
         With a service id (argument, else the connection's ``service_id``) it is sent by that
         service account; without one, by the app itself.
 
-        :param to_users: CRM employee ids (or ``FSUID_...`` open ids, not mixed).
+        :param to_users: ids in the kind the auth style addresses (header: CRM employee ids, and
+            ``FSUID_...`` open ids which go in requests of their own with ``convertUserId``; legacy:
+            ``FSUID_...`` open ids). Repeated ids are sent once.
         :param message: ``str`` for text, the ``composite`` dict for a card, a list of article dicts.
-        :return: the gateway's answer of every request, in batch order (each has its ``traceId``).
+        :return: the gateway's answer of every request, in batch order (each has its ``traceId``,
+            and a ``messageId`` where the tenant's gateway returns one).
         :raises FxiaokePartialSendError: a later batch failed after earlier ones were delivered.
         """
-        fields = messages.build_message_fields(msg_type, message)
-        recipients = messages.check_recipients(to_users)
-        if service_id is not None:
-            service_id = messages.check_id(service_id, "service_id")
-        service_id = service_id or self.config.service_id
-        path = protocol.SERVICE_MESSAGE_SEND_PATH if service_id else protocol.APP_MESSAGE_SEND_PATH
-        extra_fields: dict[str, Any] = {"serviceId": service_id} if service_id else {}
-        if messages.uses_open_user_ids(recipients):
-            extra_fields["convertUserId"] = True
+        with self._airflow_semantics():
+            fields = messages.build_message_fields(msg_type, message)
+            recipients, dropped = messages.dedupe_recipients(to_users)
+            if dropped:
+                log.info("Dropped %d repeated recipient id(s); each person gets the message once", dropped)
+            groups = messages.recipient_groups(recipients, self.config.auth_style)
+            if service_id is not None:
+                service_id = messages.check_id(service_id, "service_id")
+            service_id = service_id or self.config.service_id
+            path = protocol.SERVICE_MESSAGE_SEND_PATH if service_id else protocol.APP_MESSAGE_SEND_PATH
+            sender = {protocol.SERVICE_ID_FIELD: service_id} if service_id else {}
+            requests_to_send = [
+                {**group.body_fields(chunk), **fields, **sender}
+                for group in groups
+                for chunk in messages.batches(group.ids)
+            ]
+            answers = self._send_batches(path, requests_to_send)
+        # DEBUG: rendering a log line costs about as much CPU as the request itself, and a loop of
+        # sends should not pay it per message; the operator and the notifier log the traceIds once.
+        log.debug(
+            "Sent Fxiaoke %s message to %d recipient(s) in %d request(s) via %s; traceIds: %s",
+            fields[protocol.MSG_TYPE_FIELD],
+            len(recipients),
+            len(answers),
+            f"service account {service_id}" if service_id else "the app",
+            ", ".join(str(answer.get(protocol.TRACE_ID_FIELD)) for answer in answers),
+        )
+        return answers
 
-        size = protocol.MAX_RECIPIENTS_PER_REQUEST
-        total = -(-len(recipients) // size)
+    def _send_batches(self, path: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send request bodies in order; after the first delivered one, a failure is a partial send."""
 
         def outcome(i: int, trace_id: str | None = None) -> BatchOutcome:
-            return BatchOutcome(i, min(size, len(recipients) - i * size), trace_id)
+            return BatchOutcome(i, len(bodies[i][protocol.TO_USER_FIELD]), trace_id)
 
         answers: list[dict[str, Any]] = []
-        for index, chunk in enumerate(messages.batches(recipients, size)):  # one slice alive at a time
+        for index, body in enumerate(bodies):
             try:
-                answers.append(self.call(path, {"toUser": chunk, **fields, **extra_fields}))
+                answers.append(self.call(path, body))
             except FxiaokeError as error:
                 if not answers:
                     raise
                 raise FxiaokePartialSendError(
                     error,
-                    delivered=[outcome(i, answer.get("traceId")) for i, answer in enumerate(answers)],
+                    delivered=[outcome(i, a.get(protocol.TRACE_ID_FIELD)) for i, a in enumerate(answers)],
                     failed=outcome(index),
-                    not_sent=[outcome(i) for i in range(index + 1, total)],
+                    not_sent=[outcome(i) for i in range(index + 1, len(bodies))],
                 ) from error
-        # DEBUG: rendering a log line costs about as much CPU as the request itself, and a loop of
-        # sends should not pay it per message; the operator and the notifier log the traceIds once.
-        log.debug(
-            "Sent Fxiaoke %s message to %d recipient(s) in %d request(s) via %s; traceIds: %s",
-            fields["msgType"],
-            len(recipients),
-            total,
-            f"service account {service_id}" if service_id else "the app",
-            ", ".join(str(answer.get("traceId")) for answer in answers),
-        )
         return answers
 
     def revoke_message(self, message_id: str, service_id: str | None = None) -> dict[str, Any]:
-        """Revoke a service-account message; ``message_id`` is whatever id the send answer held."""
-        body = {"messageId": messages.check_id(message_id, "message_id")}
-        if service_id is None:
-            service_id = self.config.service_id
+        """Revoke a service-account message by the ``messageId`` the tenant's gateway gave for it.
+
+        A send's ``traceId`` is a request id, not a message id: nothing public says where a message
+        id comes from, so the caller passes the one it has (XCom ``message_ids`` where a send answer
+        carried one).
+        """
+        with self._airflow_semantics():
+            body = {protocol.MESSAGE_ID_FIELD: messages.check_id(message_id, "message_id")}
             if service_id is None:
-                raise FxiaokeInvalidInputError(
-                    "service_id", "required to revoke: pass it or set the connection's extra 'service_id'"
-                )
-        body["serviceId"] = messages.check_id(service_id, "service_id")
-        answer = self.call(protocol.SERVICE_MESSAGE_REVOKE_PATH, body)
-        log.info("Revoked Fxiaoke message %s (traceId %s)", body["messageId"], answer.get("traceId"))
+                service_id = self.config.service_id
+                if service_id is None:
+                    raise FxiaokeInvalidInputError(
+                        "service_id", "required to revoke: pass it or set the connection's extra 'service_id'"
+                    )
+            body[protocol.SERVICE_ID_FIELD] = messages.check_id(service_id, "service_id")
+            answer = self.call(protocol.SERVICE_MESSAGE_REVOKE_PATH, body)
+        log.info(
+            "Revoked Fxiaoke message %s (traceId %s)",
+            body[protocol.MESSAGE_ID_FIELD],
+            answer.get(protocol.TRACE_ID_FIELD),
+        )
         return answer
 
     # --- Airflow UI ---------------------------------------------------------------------------

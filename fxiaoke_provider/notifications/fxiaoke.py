@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import messages
+from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, make_hook
 from fxiaoke_provider.version_compat import BaseNotifier
 
 if TYPE_CHECKING:
@@ -42,22 +42,18 @@ class FxiaokeNotifier(BaseNotifier):
         message: str | dict[str, Any] | list[dict[str, Any]] = DEFAULT_MESSAGE,
         msg_type: str = "text",
         service_id: str | None = None,
-        fxiaoke_conn_id: str = "fxiaoke_default",
+        fxiaoke_conn_id: str = DEFAULT_CONN_ID,
     ) -> None:
         super().__init__()
         self.fxiaoke_conn_id = fxiaoke_conn_id
-        self.msg_type = messages.check_msg_type(msg_type)
-        if not messages.has_template(message):
-            messages.build_message_fields(self.msg_type, message)
+        self.msg_type = MessageSpec(to_users, message, msg_type, service_id).check().msg_type
         self.to_users = to_users
         self.message = message
         self.service_id = service_id
 
     @cached_property
     def hook(self) -> FxiaokeHook:
-        from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
-        return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id)
+        return make_hook(self.fxiaoke_conn_id)
 
     def __call__(self, *args: Any) -> None:
         """Render and send from a copy: Airflow renders template fields in place, and one notifier
@@ -73,17 +69,13 @@ class FxiaokeNotifier(BaseNotifier):
         super().render_template_fields(context, jinja_env)
 
     def notify(self, context: Any) -> None:
+        spec = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id)
         try:
-            answers = self.hook.send_message(
-                messages.recipients_from_rendered(self.to_users),
-                self.message,
-                msg_type=self.msg_type,
-                service_id=self.service_id,
-            )
+            result = spec.send(self.hook)
         except Exception:
             self.log.exception("Fxiaoke notification was not sent; the task's own outcome is unchanged")
         else:
-            self.log.info("Sent the Fxiaoke notification; traceIds: %s", [a.get("traceId") for a in answers])
+            self.log.info("Sent the Fxiaoke notification; traceIds: %s", result.trace_ids)
 
 
 #: Functional spelling, as other providers offer (``send_slack_notification``...).

@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fxiaoke_provider import messages
-from fxiaoke_provider.version_compat import AirflowFailException, BaseOperator
+from fxiaoke_provider import protocol
+from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook
+from fxiaoke_provider.version_compat import BaseOperator
 
 if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
@@ -23,49 +25,44 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TRACE_IDS_XCOM_KEY = "trace_ids"
+MESSAGE_IDS_XCOM_KEY = "message_ids"
 
 
 class _FxiaokeOperator(BaseOperator):
-    """Shared hook handling and the mapping of provider errors to Airflow's retry semantics."""
+    """Shared hook handling; provider errors reach Airflow as ``sending.as_airflow_error`` says."""
 
     ui_color = "#ff8000"
 
-    def __init__(self, *, fxiaoke_conn_id: str = "fxiaoke_default", **kwargs: Any) -> None:
+    def __init__(self, *, fxiaoke_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fxiaoke_conn_id = fxiaoke_conn_id
 
     @cached_property
     def hook(self) -> FxiaokeHook:
-        from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
-        return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id)
+        return make_hook(self.fxiaoke_conn_id)
 
     def _run(self, action: Callable[[], T]) -> T:
-        from fxiaoke_provider.exceptions import FxiaokeError
-        from fxiaoke_provider.retry import airflow_may_retry
-
         try:
             return action()
         except FxiaokeError as error:
-            retry_unknown = error_is_config = False
-            try:
-                retry_unknown = self.hook.config.retry.retry_unknown_outcome
-            except FxiaokeError:
-                error_is_config = True
-            if error_is_config or not airflow_may_retry(error, retry_unknown):
-                raise AirflowFailException(f"{type(error).__name__}: {error}") from error
-            raise
+            airflow_error = as_airflow_error(error)
+            if airflow_error is error:
+                raise
+            raise airflow_error from error
 
 
 class FxiaokeSendMessageOperator(_FxiaokeOperator):
     """
-    Send a text, card (``composite``) or articles message to Fxiaoke employees.
+    Send a text, card (``composite``) or articles message to Fxiaoke users, each person once.
 
     The return value (XCom ``return_value``) is the gateway's ``traceId`` when the message went out
-    in one request, or the list of traceIds in batch order when more than 500 recipients split it.
-    XCom key ``trace_ids`` always holds the list.
+    in one request, or the list of traceIds in request order when it took several (more than 500
+    recipients, or employee ids and open ids mixed). XCom key ``trace_ids`` always holds the list;
+    key ``message_ids`` holds, aligned with it, the ``messageId`` each answer carried, or None (the
+    public gateway documents none; revoke needs one).
 
-    :param to_users: employee ids; a list, or text rendering to a JSON list or comma-separated ids.
+    :param to_users: ids; a list, or text rendering to a JSON list or comma-separated ids. Header
+        auth style: CRM employee ids and/or ``FSUID_...`` open ids; legacy style: ``FSUID_...`` ids.
     :param message: ``str`` for text, the ``composite`` dict, or a list of article dicts (templated
         throughout, strings inside dicts and lists too).
     :param msg_type: ``text``, ``composite`` or ``articles``.
@@ -82,40 +79,34 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         message: str | dict[str, Any] | list[dict[str, Any]],
         msg_type: str = "text",
         service_id: str | None = None,
-        fxiaoke_conn_id: str = "fxiaoke_default",
+        fxiaoke_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, **kwargs)
-        self.msg_type = messages.check_msg_type(msg_type)
-        if not messages.has_template(message):  # fail at DAG parse time, not at 3 a.m.
-            messages.build_message_fields(self.msg_type, message)
-        if not messages.has_template(to_users) and not isinstance(to_users, str):
-            messages.check_recipients(to_users)
+        spec = MessageSpec(to_users, message, msg_type, service_id).check()
         self.to_users = to_users
         self.message = message
+        self.msg_type = spec.msg_type
         self.service_id = service_id
 
     def execute(self, context: Context) -> str | list[str]:
-        # parsed inside _run: recipients that rendered badly are final input errors, not retried
-        answers = self._run(
-            lambda: self.hook.send_message(
-                messages.recipients_from_rendered(self.to_users),
-                self.message,
-                msg_type=self.msg_type,
-                service_id=self.service_id,
-            )
+        spec = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id)
+        result = self._run(lambda: spec.send(self.hook))
+        self.log.info(
+            "Sent the Fxiaoke message in %d request(s); traceIds: %s", len(result.trace_ids), result.trace_ids
         )
-        trace_ids = [str(answer.get("traceId")) for answer in answers]
-        self.log.info("Sent the Fxiaoke message in %d request(s); traceIds: %s", len(trace_ids), trace_ids)
-        context["ti"].xcom_push(key=TRACE_IDS_XCOM_KEY, value=trace_ids)
-        return trace_ids[0] if len(trace_ids) == 1 else trace_ids
+        context["ti"].xcom_push(key=TRACE_IDS_XCOM_KEY, value=result.trace_ids)
+        context["ti"].xcom_push(key=MESSAGE_IDS_XCOM_KEY, value=result.message_ids)
+        return result.trace_ids[0] if len(result.trace_ids) == 1 else result.trace_ids
 
 
 class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
     """
     Revoke a service-account message; returns the revoke call's ``traceId``.
 
-    :param message_id: id of the message to revoke (templated), as the send answer gave it.
+    :param message_id: the ``messageId`` the tenant's gateway gave for the message (templated), e.g.
+        ``{{ ti.xcom_pull(task_ids='notify', key='message_ids')[0] }}``. Not a send's ``traceId``:
+        that is a request id.
     :param service_id: service account that sent it; default the connection's ``service_id``.
     """
 
@@ -126,7 +117,7 @@ class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
         *,
         message_id: str,
         service_id: str | None = None,
-        fxiaoke_conn_id: str = "fxiaoke_default",
+        fxiaoke_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, **kwargs)
@@ -135,4 +126,4 @@ class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
 
     def execute(self, context: Context) -> str:
         answer = self._run(lambda: self.hook.revoke_message(self.message_id, service_id=self.service_id))
-        return str(answer.get("traceId"))
+        return str(answer.get(protocol.TRACE_ID_FIELD))

@@ -1,0 +1,93 @@
+"""The one send path shared by the send operator and the notifier.
+
+Both take the same arguments, check them the same way when the DAG file is parsed, render them,
+and hand them to the hook; what they do with the outcome differs (the operator fails or retries
+the task, the notifier only logs). The hook is imported when a send runs, so DAG files that use
+the operator or the notifier stay cheap to parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fxiaoke_provider import messages, protocol
+from fxiaoke_provider.connection import DEFAULT_CONN_ID
+from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.version_compat import AirflowFailException
+
+if TYPE_CHECKING:
+    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+
+__all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "make_hook"]
+
+Message = str | dict[str, Any] | list[dict[str, Any]]
+
+
+def make_hook(conn_id: str) -> FxiaokeHook:
+    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+
+    return FxiaokeHook(fxiaoke_conn_id=conn_id)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the gateway answered for one send: one entry per request, in batch order.
+
+    ``message_ids[i]`` is the ``messageId`` request ``i``'s answer carried, or None: the public
+    gateway documents none, but a tenant's gateway may return one, and revoke needs it.
+    """
+
+    trace_ids: list[str] = field(default_factory=list)
+    message_ids: list[str | None] = field(default_factory=list)
+
+    @classmethod
+    def from_answers(cls, answers: Sequence[dict[str, Any]]) -> SendResult:
+        return cls(
+            trace_ids=[str(answer.get(protocol.TRACE_ID_FIELD)) for answer in answers],
+            message_ids=[
+                str(answer[protocol.MESSAGE_ID_FIELD]) if answer.get(protocol.MESSAGE_ID_FIELD) else None
+                for answer in answers
+            ],
+        )
+
+
+@dataclass
+class MessageSpec:
+    """A message and its recipients as a DAG author wrote them (templates allowed).
+
+    ``check()`` applies every rule that does not need rendering, so a broken DAG fails when it is
+    parsed, not at 3 a.m.; ``send()`` parses what rendered and sends.
+    """
+
+    to_users: Sequence[str] | str
+    message: Message
+    msg_type: str = "text"
+    service_id: str | None = None
+
+    def check(self) -> MessageSpec:
+        self.msg_type = messages.check_msg_type(self.msg_type)
+        if not messages.has_template(self.message):
+            messages.build_message_fields(self.msg_type, self.message)
+        if not messages.has_template(self.to_users) and not isinstance(self.to_users, str):
+            messages.check_recipients(self.to_users)
+        return self
+
+    def send(self, hook: FxiaokeHook) -> SendResult:
+        answers = hook.send_message(
+            messages.recipients_from_rendered(self.to_users),
+            self.message,
+            msg_type=self.msg_type,
+            service_id=self.service_id,
+        )
+        return SendResult.from_answers(answers)
+
+
+def as_airflow_error(error: FxiaokeError) -> BaseException:
+    """The error Airflow should see: the provider error itself where a task retry may help, else a
+    final ``AirflowFailException`` (bad input, permanent refusals, partial sends, unknown outcomes
+    without at-least-once delivery). The decision itself is ``retry.retryable_by_airflow``."""
+    if error.retryable_by_airflow:
+        return error
+    return AirflowFailException(f"{type(error).__name__}: {error}")
