@@ -130,7 +130,8 @@ class ReadOnlyChecks:
         )
         if self.proxy:
             shown += f" (from {proxy_source})"
-        finding = Finding("connection", Status.OK, shown + "; appSecret and permanent_code set", details=details)
+        shown += "; appSecret and permanent_code set"
+        finding = Finding("connection", Status.OK, shown, details=details)
         if config.service_id is None:
             finding.status = Status.WARN
             finding.summary += "; no service_id: messages go out as the app itself and revoke is unavailable"
@@ -191,7 +192,9 @@ class ReadOnlyChecks:
             token = self.hook.get_token()
         except Exception as error:
             hostname = urlsplit(config.base_url).hostname or config.base_url
-            diagnosis = diagnose(error, host=hostname, proxy=redact_url(self.proxy), auth_style=config.auth_style)
+            diagnosis = diagnose(
+                error, host=hostname, proxy=redact_url(self.proxy), auth_style=config.auth_style
+            )
             finding = Finding(
                 "token",
                 Status.FAIL,

@@ -43,10 +43,7 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def _caused_by(error: BaseException, *names: str) -> bool:
     """True if the chain holds an exception whose class (or a base) has one of these names."""
-    for link in _chain(error):
-        if any(cls.__name__ in names for cls in type(link).__mro__):
-            return True
-    return False
+    return any(cls.__name__ in names for link in _chain(error) for cls in type(link).__mro__)
 
 
 def _code(error: FxiaokeError) -> str:
@@ -60,7 +57,8 @@ def _network(error: FxiaokeError, host: str, proxy: str | None) -> Diagnosis | N
         return Diagnosis(
             f"TLS verification of {host} failed: this machine does not trust the certificate it was shown",
             "if your network re-signs HTTPS (a TLS-inspecting proxy or firewall), save that CA certificate "
-            "as a PEM file and set the connection's extra 'ca_bundle' to its path; never turn verification off",
+            "as a PEM file and set the connection's extra 'ca_bundle' to its path; never turn "
+            "verification off",
         )
     if error.http_status == 407:
         return Diagnosis(
@@ -90,7 +88,7 @@ def _network(error: FxiaokeError, host: str, proxy: str | None) -> Diagnosis | N
 def diagnose(error: Exception, *, host: str, proxy: str | None = None, auth_style: str = "") -> Diagnosis:
     """The cause and the fix for an error from a token call or an authorised call."""
     if isinstance(error, FxiaokeConnectionConfigError):
-        return Diagnosis(str(error), "edit the connection (Admin -> Connections, or its AIRFLOW_CONN_* value)")
+        return Diagnosis(str(error), "edit the connection (Admin -> Connections, or its AIRFLOW_CONN_*)")
     if not isinstance(error, FxiaokeError):
         return Diagnosis(f"{type(error).__name__}: {error}", SUPPORT_HINT)
     network = _network(error, host, proxy)
@@ -133,7 +131,8 @@ def diagnose(error: Exception, *, host: str, proxy: str | None = None, auth_styl
     if code == protocol.NO_CREDENTIALS:
         return Diagnosis(
             f"{_code(error)}: the gateway saw no credentials in the request",
-            f"check auth_style (now {auth_style!r}); a proxy that strips the authorization header causes this",
+            f"check auth_style (now {auth_style!r}); a proxy that strips the authorization header "
+            "causes this",
         )
     if code == protocol.TOKEN_EXPIRED:
         return Diagnosis(

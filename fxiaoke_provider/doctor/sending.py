@@ -116,7 +116,8 @@ class SendChecks:
     def send(self, kind: IdKind) -> tuple[Finding, dict[str, Any] | None]:
         check = f"send: {kind.name}"
         if kind.recipient is None:
-            return Finding(check, Status.NOT_RUN, f"needs the acting user's {kind.name}", fix=kind.missing), None
+            needs = f"needs the acting user's {kind.name}"
+            return Finding(check, Status.NOT_RUN, needs, fix=kind.missing), None
         how = "with convertUserId" if kind.convert else "as is"
         text = (
             f"Fxiaoke provider check ({kind.name}) for connection {self.config.conn_id}: "
