@@ -119,7 +119,8 @@ def render_text(report: Report, redactor: Redactor) -> str:
         label = f"{_LABELS[finding.status]:<7}"
         lines.append(f"{label} {finding.check:<{width}}  {finding.summary}{_ids(finding)}")
         if finding.fix:
-            lines.append(f"{'':<7} {'':<{width}}  fix: {finding.fix}")
+            what = "how" if finding.status is Status.NOT_RUN else "fix"
+            lines.append(f"{'':<7} {'':<{width}}  {what}: {finding.fix}")
     failed = sum(f.status is Status.FAIL for f in report.findings)
     warned = sum(f.status is Status.WARN for f in report.findings)
     verdict = "healthy" if report.healthy else f"{failed} check(s) failed"

@@ -157,12 +157,20 @@ class SendChecks:
         tried = [f for f in sends if f.status is not Status.NOT_RUN and "accepted" in f.details]
         accepted = [f.check.split(": ", 1)[1] for f in tried if f.details["accepted"]]
         refused = [f.check.split(": ", 1)[1] for f in tried if not f.details["accepted"]]
-        details = {"accepted": accepted, "refused": refused, "auth_style": self.config.auth_style}
+        untested = [f.check.split(": ", 1)[1] for f in sends if f.status is Status.NOT_RUN]
+        details = {
+            "accepted": accepted,
+            "refused": refused,
+            "not_tested": untested,
+            "auth_style": self.config.auth_style,
+        }
         if not tried:
             return Finding("id kinds", Status.NOT_RUN, "no test message could be sent", details=details)
         summary = f"{self.config.auth_style} style: accepts {', '.join(accepted) or 'none'}"
         if refused:
             summary += f"; refuses {', '.join(refused)}"
+        if untested:
+            summary += f"; not tested: {', '.join(untested)}"
         if accepted:
             return Finding("id kinds", Status.OK, summary, details=details)
         return Finding(
