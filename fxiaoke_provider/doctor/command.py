@@ -18,17 +18,20 @@ def _stdout_to_stderr() -> Iterator[None]:
     """While the checks run, anything written to stdout (log lines) goes to stderr instead.
 
     stdout carries the report only, so ``--json`` always parses. Done on the file descriptor,
-    because some of Airflow's loggers hold their own reference to the stdout stream.
+    because some of Airflow's loggers hold their own reference to the stdout stream, and on
+    ``sys.stdout`` for those that look it up per record.
     """
     try:
         sys.stdout.flush()
         saved = os.dup(1)
-    except (OSError, ValueError):  # no real stdout (embedded): nothing to protect
-        yield
+    except (OSError, ValueError):  # no stdout file descriptor (embedded)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
         return
     try:
         os.dup2(2, 1)
-        yield
+        with contextlib.redirect_stdout(sys.stderr):  # handlers that look sys.stdout up per record
+            yield
     finally:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
