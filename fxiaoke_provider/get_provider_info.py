@@ -27,4 +27,6 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [provider_info_connection_type("fxiaoke_provider.hooks.fxiaoke.FxiaokeHook")],
         "notifications": ["fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier"],
+        # Airflow 3.2+: `airflow fxiaoke doctor`; older versions run `python -m fxiaoke_provider.doctor`.
+        "cli": ["fxiaoke_provider.doctor.airflow_cli.get_cli_commands"],
     }

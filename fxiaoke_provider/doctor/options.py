@@ -1,0 +1,105 @@
+"""The doctor's command-line options, declared once for Airflow's CLI and for ``python -m``.
+
+Bad values stop argument parsing with a message naming the option, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fxiaoke_provider import protocol
+
+DEFAULT_CONN_ID = "fxiaoke_default"
+PROG = "python -m fxiaoke_provider.doctor"
+DESCRIPTION = (
+    "Check an Fxiaoke connection against the gateway: fields, host, one token call. Read-only "
+    "unless --send is given; --send writes one short test text to the acting user's own chat "
+    "for each id kind and revokes it when the answer holds a message id. Exit code 0 when healthy."
+)
+_OPEN_ID_RE = re.compile(re.escape(protocol.OPEN_USER_ID_PREFIX) + r"\w+", re.ASCII)
+_MOBILE_RE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
+
+
+def open_user_id(value: str) -> str:
+    value = value.strip()
+    if not _OPEN_ID_RE.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"must be an open user id like {protocol.OPEN_USER_ID_PREFIX}xxx; got {value!r}"
+        )
+    return value
+
+
+def mobile(value: str) -> str:
+    value = value.strip()
+    if not _MOBILE_RE.fullmatch(value):
+        raise argparse.ArgumentTypeError("must be a mobile number (digits, optional +, spaces, dashes)")
+    return value.replace(" ", "").replace("-", "")
+
+
+#: (flags, argparse keyword arguments), in the order ``--help`` shows them.
+ARGUMENTS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("conn_id",),
+        {
+            "metavar": "CONN_ID",
+            "nargs": "?",
+            "default": DEFAULT_CONN_ID,
+            "help": f"Airflow connection id of type fxiaoke (default {DEFAULT_CONN_ID})",
+        },
+    ),
+    (
+        ("--send",),
+        {
+            "action": "store_true",
+            "help": "also send one short test text to the acting user (user_id) through the "
+            "connection's service account, in each id kind the auth style may accept",
+        },
+    ),
+    (
+        ("--open-user-id",),
+        {
+            "type": open_user_id,
+            "metavar": "FSUID_...",
+            "help": "with --send: YOUR OWN open user id, to test open-id recipients",
+        },
+    ),
+    (
+        ("--mobile",),
+        {
+            "type": mobile,
+            "metavar": "NUMBER",
+            "help": "with --send: YOUR OWN mobile number, to look up your open user id "
+            f"({protocol.USER_BY_MOBILE_PATH})",
+        },
+    ),
+    (("--json",), {"action": "store_true", "help": "print the report as JSON"}),
+)
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    conn_id: str = DEFAULT_CONN_ID
+    send: bool = False
+    open_user_id: str | None = None
+    mobile: str | None = None
+    as_json: bool = False
+
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace) -> DoctorOptions:
+        return cls(
+            conn_id=args.conn_id,
+            send=args.send,
+            open_user_id=args.open_user_id,
+            mobile=args.mobile,
+            as_json=args.json,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    for flags, kwargs in ARGUMENTS:
+        parser.add_argument(*flags, **kwargs)
+    return parser
