@@ -82,6 +82,7 @@ OPEN_USER_ID_PREFIX: Final = "FSUID_"
 # --- messages ----------------------------------------------------------------------------------
 MessageType = Literal["text", "composite", "articles"]
 MSG_TYPES: Final[tuple[str, ...]] = ("text", "composite", "articles")
+MSG_TYPE_TEXT: Final = "text"
 TO_USER_FIELD: Final = "toUser"
 MSG_TYPE_FIELD: Final = "msgType"
 SERVICE_ID_FIELD: Final = "serviceId"
@@ -109,6 +110,12 @@ ARTICLE_TEXT_TYPE: Final = "TEXT"
 ARTICLE_COVER_FIELD: Final = "coverImage"
 ARTICLE_COVER_IN_CONTENT_FIELD: Final = "coverImageInContent"
 CRM_RECORD_LINK_PREFIX: Final = "fs://CRM/udobj?"
+
+# --- address book ------------------------------------------------------------------------------
+USER_BY_MOBILE_PATH: Final = "/cgi/user/getByMobile"
+MOBILE_FIELD: Final = "mobile"
+EMPLOYEE_LIST_FIELD: Final = "empList"
+OPEN_USER_ID_FIELD: Final = "openUserId"
 
 # --- answers -----------------------------------------------------------------------------------
 ERROR_CODE_FIELD: Final = "errorCode"
@@ -202,19 +209,3 @@ def describe_code(code: int | None) -> str:
         return "no errorCode in the answer"
     return CODE_DESCRIPTIONS.get(code, "see the Fxiaoke error-code table")
 
-
-# --- body field names and the address-book lookup (used by the doctor) -------------------------
-TO_USER_FIELD: Final = "toUser"
-MSG_TYPE_FIELD: Final = "msgType"
-MSG_TYPE_TEXT: Final = "text"
-TEXT_CONTENT_FIELD: Final = "content"
-SERVICE_ID_FIELD: Final = "serviceId"
-CONVERT_USER_ID_FIELD: Final = "convertUserId"
-MESSAGE_ID_FIELD: Final = "messageId"
-TRACE_ID_FIELD: Final = "traceId"
-EXPIRES_IN_FIELD: Final = "expiresIn"
-OPEN_USER_ID_PREFIX: Final = "FSUID_"
-USER_BY_MOBILE_PATH: Final = "/cgi/user/getByMobile"
-MOBILE_FIELD: Final = "mobile"
-EMPLOYEE_LIST_FIELD: Final = "empList"
-OPEN_USER_ID_FIELD: Final = "openUserId"
