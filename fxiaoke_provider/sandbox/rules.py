@@ -2,7 +2,7 @@
 
 This module is deliberately independent of the client (``fxiaoke_provider.protocol`` and friends):
 the sandbox is a test double of the gateway, so a rule the client gets wrong must not be wrong here
-too, or no test could notice. Source: ``/work/shared/fxiaoke-openapi.md`` (the project's reference,
+too, or no test could notice. Source: the project's OpenAPI reference (``fxiaoke-openapi.md``,
 gathered from the Fxiaoke developer manual, Fxiaoke's own demo and public SDKs).
 
 Each rule carries its evidence mark in a comment, as the reference grades it:
@@ -97,10 +97,12 @@ def recipient_kind(style: str, convert_user_id: object) -> str:
 # --- tokens -----------------------------------------------------------------------------------------
 TOKEN_LIFETIME_S: Final = 7200  # [manual] both styles
 #: Asking again before this age returns the SAME token, after it a new one (the old one stays
-#: valid until its 7200 s). Header style: "refresh between 6650 and 7200 s" [manual];
-#: legacy style: "same token within the first 6600 s" [manual].
+#: valid until its 7200 s). Legacy style: "same token within the first 6600 s" [manual]. Header
+#: style: the page says "refresh by calling again between 6650 and 7200 s" [manual]; that the same
+#: token comes back until 6650 s is the sandbox's reading of it [sandbox].
 TOKEN_REUSE_UNTIL_S: Final[dict[str, int]] = {HEADER_STYLE: 6650, LEGACY_STYLE: 6600}
-#: ``expiresIn`` is the token's REMAINING lifetime (7200 - age): the manual's example shows 7084. [manual]
+# ``expiresIn`` in a token answer is the token's REMAINING lifetime (7200 - age), not a constant:
+# the manual's example answer shows 7084. [manual] (See ``SandboxEngine._token``.)
 #: Token endpoint: at most 10 calls a minute [secondary], counted per appId over a sliding minute [sandbox].
 TOKEN_ENDPOINT_CALLS_PER_MINUTE: Final = 10
 TOKEN_LIMIT_WINDOW_S: Final = 60.0
@@ -214,6 +216,8 @@ def is_loopback(host: str) -> bool:
 #: What the sandbox assumes where the reference is silent or only secondary. Quoted by the README;
 #: the real gateway may behave differently on every one of these.
 ASSUMPTIONS: Final[tuple[str, ...]] = (
+    "[sandbox] Header style hands out the same token until it is 6650 s old (the sandbox's reading of "
+    '"refresh by calling again between 6650 and 7200 s"); legacy style until 6600 s, as its page says.',
     "[secondary] Header style: toUser holds CRM employee ids (digits) unless the body says "
     '"convertUserId": true, then FSUID_ open ids.',
     "[sandbox] Legacy style refuses plain employee ids in toUser with 11016 (no public legacy client "
