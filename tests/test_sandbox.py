@@ -1,4 +1,9 @@
-"""The sandbox gateway behaves like the documented Fxiaoke gateway, over real HTTP on loopback."""
+"""The sandbox gateway behaves like the documented Fxiaoke gateway, over real HTTP on loopback.
+
+The sandbox is a TEST DOUBLE of the gateway, not runtime code. It is tested here on its own, with
+plain ``requests`` / ``http.client`` (never the provider's hook), against the rules of the project's
+OpenAPI reference; key numbers are written out literally so a wrong rule in ``sandbox.rules`` shows.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,7 +25,25 @@ from typing import Any
 import pytest
 import requests
 
-from fxiaoke_provider.protocol import (
+from fxiaoke_provider.sandbox import (
+    ASSUMPTIONS,
+    DEFAULT_APP_ID,
+    DEFAULT_APP_SECRET,
+    DEFAULT_CORP_ID,
+    DEFAULT_DIRECTORY,
+    DEFAULT_EA,
+    DEFAULT_OPEN_USER_ID,
+    DEFAULT_PERMANENT_CODE,
+    FAULT_KINDS,
+    INVALID_PARAMETER,
+    Department,
+    Directory,
+    Person,
+    SandboxGateway,
+    rules,
+)
+from fxiaoke_provider.sandbox.config import REDIRECT_LOCATION
+from fxiaoke_provider.sandbox.rules import (
     APP_MESSAGE_SEND_PATH,
     CALL_LIMIT_EXCEEDED,
     CREDENTIALS_REJECTED,
@@ -41,27 +65,18 @@ from fxiaoke_provider.protocol import (
     TO_USER_MISSING,
     TOKEN_EXPIRED,
     TOKEN_GRANT_TYPE,
-    TOKEN_LIFETIME_S,
     TOKEN_PATH,
-    TOKEN_RENEW_AFTER_S,
     TRACE_QUERY_PARAM,
 )
-from fxiaoke_provider.sandbox import (
-    DEFAULT_APP_ID,
-    DEFAULT_APP_SECRET,
-    DEFAULT_CORP_ID,
-    DEFAULT_EA,
-    DEFAULT_OPEN_USER_ID,
-    DEFAULT_PERMANENT_CODE,
-    INVALID_PARAMETER,
-    SandboxGateway,
-)
-from fxiaoke_provider.sandbox.config import REDIRECT_LOCATION
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE_ID_RE = re.compile(r"E-O\.SBX\.\d+\.[0-9a-f]{8}")
 SERVICE_ID = "FSAID_service01"
+OPEN_ID = {person.employee_id: person.open_user_id for person in DEFAULT_DIRECTORY.people}
 TEXT = {"toUser": ["1001", "1002"], "msgType": "text", "text": {"content": "hello from the sandbox"}}
+#: Legacy style addresses people by open user id (FSUID_...), as every public legacy client does.
+LEGACY_TEXT = {**TEXT, "toUser": [OPEN_ID["1001"], OPEN_ID["1002"]]}
+HEADER_REUSE_S, LEGACY_REUSE_S = 6650, 6600  # the reference's numbers, written out on purpose
 COMPOSITE = {
     "toUser": ["1001"],
     "msgType": "composite",
@@ -184,7 +199,7 @@ def test_header_style_token_answer(client):
     answer = client.call(TOKEN_PATH, TOKEN_BODY)
     assert answer["errorCode"] == SUCCESS and answer["errorMessage"] == "OK"
     assert answer["errorDescription"] == "success" and TRACE_ID_RE.fullmatch(answer["traceId"])
-    assert answer["expiresIn"] == TOKEN_LIFETIME_S and len(answer["accessToken"]) >= 32
+    assert answer["expiresIn"] == 7200 and len(answer["accessToken"]) >= 32
     assert (answer["ea"], answer["appId"], answer["openUserId"]) == (
         DEFAULT_EA,
         DEFAULT_APP_ID,
@@ -195,33 +210,48 @@ def test_header_style_token_answer(client):
 def test_legacy_style_token_answer(client):
     answer = client.call(LEGACY_TOKEN_PATH, LEGACY_TOKEN_BODY)
     assert answer["errorCode"] == SUCCESS
-    assert answer["corpId"] == DEFAULT_CORP_ID and answer["expiresIn"] == TOKEN_LIFETIME_S
+    assert answer["corpId"] == DEFAULT_CORP_ID and answer["expiresIn"] == 7200
     assert answer["corpAccessToken"] and "accessToken" not in answer
 
 
-def test_same_token_until_renew_age_then_new_one_while_old_stays_valid(client, gateway):
-    first = client.header_token()
+@pytest.mark.parametrize(
+    ("path", "body", "field", "reuse_until", "style"),
+    [
+        (TOKEN_PATH, TOKEN_BODY, "accessToken", HEADER_REUSE_S, "header"),
+        (LEGACY_TOKEN_PATH, LEGACY_TOKEN_BODY, "corpAccessToken", LEGACY_REUSE_S, "legacy"),
+    ],
+    ids=["header-6650", "legacy-6600"],
+)
+def test_same_token_until_reuse_age_then_new_one_while_old_stays_valid(
+    client, gateway, path, body, field, reuse_until, style
+):
+    first = client.call(path, body)
+    assert first["expiresIn"] == 7200
     gateway.advance_clock(100)
-    again = client.call(TOKEN_PATH, TOKEN_BODY)
-    assert again["accessToken"] == first
-    assert TOKEN_LIFETIME_S - 101 <= again["expiresIn"] <= TOKEN_LIFETIME_S - 100
-    gateway.advance_clock(TOKEN_RENEW_AFTER_S - 100)
-    renewed = client.call(TOKEN_PATH, TOKEN_BODY)
-    assert renewed["accessToken"] != first and renewed["expiresIn"] == TOKEN_LIFETIME_S
-    assert client.send(TEXT, token=first)["errorCode"] == SUCCESS
-    gateway.advance_clock(TOKEN_LIFETIME_S - TOKEN_RENEW_AFTER_S)
-    assert client.send(TEXT, token=first)["errorCode"] == TOKEN_EXPIRED
-    assert client.send(TEXT, token=renewed["accessToken"])["errorCode"] == SUCCESS
+    again = client.call(path, body)
+    assert again[field] == first[field]
+    assert again["expiresIn"] in (7099, 7100)  # the REMAINING lifetime, as the manual's 7084 shows
+    gateway.advance_clock(reuse_until - 101)
+    late = client.call(path, body)
+    assert late[field] == first[field] and late["expiresIn"] in (7200 - reuse_until, 7201 - reuse_until)
+    gateway.advance_clock(1)
+    renewed = client.call(path, body)
+    assert renewed[field] != first[field] and renewed["expiresIn"] == 7200
+    send = LEGACY_TEXT if style == "legacy" else TEXT
+    assert client.send(send, token=first[field], style=style)["errorCode"] == SUCCESS  # old still valid
+    gateway.advance_clock(7200 - reuse_until)
+    assert client.send(send, token=first[field], style=style)["errorCode"] == TOKEN_EXPIRED
+    assert client.send(send, token=renewed[field], style=style)["errorCode"] == SUCCESS
 
 
 def test_token_expires_at_its_lifetime(client, gateway):
     header, legacy = client.header_token(), client.legacy_token()
-    gateway.advance_clock(TOKEN_LIFETIME_S - 1)
+    gateway.advance_clock(7199)
     assert client.send(TEXT, token=header)["errorCode"] == SUCCESS
-    assert client.send(TEXT, token=legacy, style="legacy")["errorCode"] == SUCCESS
+    assert client.send(LEGACY_TEXT, token=legacy, style="legacy")["errorCode"] == SUCCESS
     gateway.advance_clock(1)
     assert client.send(TEXT, token=header)["errorCode"] == TOKEN_EXPIRED
-    assert client.send(TEXT, token=legacy, style="legacy")["errorCode"] == TOKEN_EXPIRED
+    assert client.send(LEGACY_TEXT, token=legacy, style="legacy")["errorCode"] == TOKEN_EXPIRED
 
 
 @pytest.mark.parametrize(
@@ -329,7 +359,7 @@ def test_keep_alive_connection_is_reused(gateway):
 # --- auth ----------------------------------------------------------------------------------------
 def test_both_auth_styles_deliver(client, gateway):
     assert client.send(TEXT, token=client.header_token())["errorCode"] == SUCCESS
-    assert client.send(TEXT, token=client.legacy_token(), style="legacy")["errorCode"] == SUCCESS
+    assert client.send(LEGACY_TEXT, token=client.legacy_token(), style="legacy")["errorCode"] == SUCCESS
     styles = [r["auth_style"] for r in gateway.requests() if r["path"] == SERVICE_MESSAGE_SEND_PATH]
     assert styles == ["header", "legacy"] and len(gateway.messages()) == 2
 
@@ -502,15 +532,30 @@ def test_valid_messages_are_delivered_and_recorded(client, gateway, token, body)
     assert message["seq"] == 1 and isinstance(message["received_at"], float)
 
 
-def test_revoke_marks_the_message_and_always_succeeds(client, gateway, token):
+def test_revoke_accepts_any_message_id_and_pretends_no_match(client, gateway, token):
     sent = client.send(TEXT, token=token)
-    revoke = {"serviceId": SERVICE_ID, "messageId": sent["traceId"]}
     headers = client.headers(token)
-    assert client.call(SERVICE_MESSAGE_REVOKE_PATH, revoke, headers=headers)["errorCode"] == SUCCESS
-    unknown = {"serviceId": SERVICE_ID, "messageId": "E-O.unknown"}
-    assert client.call(SERVICE_MESSAGE_REVOKE_PATH, unknown, headers=headers)["errorCode"] == SUCCESS
-    assert gateway.messages()[0]["revoked"] is True
-    assert [r["matched"] for r in gateway.revokes()] == [True, False]
+    # a traceId is a request id, NOT a message id: the sandbox must not treat it as one
+    for message_id in (sent["traceId"], "E-O.unknown", "anything at all"):
+        revoke = {"serviceId": SERVICE_ID, "messageId": message_id}
+        assert client.call(SERVICE_MESSAGE_REVOKE_PATH, revoke, headers=headers)["errorCode"] == SUCCESS
+    assert gateway.messages()[0]["revoked"] is False
+    records = gateway.revokes()
+    assert [(r["serviceId"], r["messageId"], r["matched"]) for r in records] == [
+        (SERVICE_ID, sent["traceId"], False),
+        (SERVICE_ID, "E-O.unknown", False),
+        (SERVICE_ID, "anything at all", False),
+    ]
+    assert all(TRACE_ID_RE.fullmatch(r["traceId"]) for r in records) and gateway.stats()["revokes"] == 3
+    legacy = client.legacy_token()
+    legacy_revoke = {
+        "serviceId": SERVICE_ID,
+        "messageId": "m-1",
+        "corpAccessToken": legacy,
+        "corpId": DEFAULT_CORP_ID,
+    }
+    assert client.call(SERVICE_MESSAGE_REVOKE_PATH, legacy_revoke)["errorCode"] == SUCCESS
+    revoke = {"serviceId": SERVICE_ID, "messageId": "m-2"}
     for missing in ("serviceId", "messageId"):
         body = {**revoke, missing: ""}
         answer = client.call(SERVICE_MESSAGE_REVOKE_PATH, body, headers=headers)
@@ -666,7 +711,7 @@ def test_admin_endpoints(client, gateway, token):
     assert client.session.post(admin + "chaos", json=chaos, timeout=5).status_code == 200
     assert client.post(SERVICE_MESSAGE_SEND_PATH, TEXT, headers=client.headers(token)).status_code == 504
     assert client.session.post(admin + "faults/clear", timeout=5).status_code == 200
-    seconds = {"seconds": TOKEN_LIFETIME_S}
+    seconds = {"seconds": 7200}
     assert client.session.post(admin + "advance-clock", json=seconds, timeout=5).json()["ok"] is True
     assert client.send(TEXT, token=token)["errorCode"] == TOKEN_EXPIRED
     fresh = client.header_token()
@@ -688,7 +733,7 @@ def test_no_token_or_secret_is_ever_recorded_or_logged(make_gateway):
     client = Client(gateway)
     header, legacy = client.header_token(), client.legacy_token()
     client.send(TEXT, token=header)
-    client.send(TEXT, token=legacy, style="legacy")
+    client.send(LEGACY_TEXT, token=legacy, style="legacy")
     client.call(
         SERVICE_MESSAGE_SEND_PATH, {**TEXT, "corpAccessToken": legacy}, headers=client.headers(header)
     )
@@ -770,3 +815,664 @@ def test_cli_refuses_non_loopback_host():
     proc = _cli("--host", "0.0.0.0", "--port", "0", stderr=subprocess.PIPE)
     _out, err = proc.communicate(timeout=10)
     assert proc.returncode == 2 and "loopback" in err
+
+
+# --- the rules as the reference states them ------------------------------------------------------
+def test_rules_state_the_reference_numbers():
+    """The sandbox's own rules, checked against the reference's numbers written out here."""
+    assert rules.TOKEN_LIFETIME_S == 7200
+    assert rules.TOKEN_REUSE_UNTIL_S == {"header": 6650, "legacy": 6600}
+    assert (rules.TOKEN_ENDPOINT_CALLS_PER_MINUTE, rules.TOKEN_LIMIT_WINDOW_S) == (10, 60.0)
+    assert (rules.RATE_LIMIT_CALLS, rules.RATE_LIMIT_WINDOW_S) == (100, 20.0)
+    assert (rules.MAX_RECIPIENTS_PER_REQUEST, rules.MAX_ARTICLES) == (500, 7)
+    assert (rules.ARTICLE_TITLE_MAX, rules.ARTICLE_AUTHOR_MAX, rules.ARTICLE_DESCRIPTION_MAX) == (45, 8, 140)
+    assert rules.MEDIA_MAX_BYTES == 5 * 1024 * 1024
+    codes = (rules.TOKEN_EXPIRED, rules.NO_CREDENTIALS, rules.CREDENTIALS_REJECTED, rules.RATE_LIMITED)
+    assert codes == (20016, 20017, 10006, 30004)
+    assert (rules.TO_USER_MISSING, rules.TO_USER_INVALID, rules.MSG_TYPE_INVALID) == (10015, 11016, 11017)
+    assert (rules.MSG_TYPE_UNSUPPORTED, rules.EMPTY_BODY, rules.EMPTY_TEXT) == (12003, 12004, 12005)
+
+
+def test_every_assumption_is_marked_and_rules_carry_evidence_marks():
+    assert ASSUMPTIONS and all(a.startswith(("[secondary] ", "[sandbox] ")) for a in ASSUMPTIONS)
+    source = (ROOT / "fxiaoke_provider" / "sandbox" / "rules.py").read_text()
+    for mark in ("[manual]", "[code]", "[secondary]", "[sandbox]"):
+        assert mark in source
+    for rule in ("14001", "messageId", "mediaId", "empty empList", "11016"):
+        assert any(rule in assumption for assumption in ASSUMPTIONS), rule
+
+
+# --- rule 1: id kinds per auth style -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("to_user", "convert", "code"),
+    [
+        (["1001", "1002"], None, SUCCESS),
+        (["1001"], False, SUCCESS),
+        ([OPEN_ID["1001"]], None, TO_USER_INVALID),
+        ([OPEN_ID["1001"], OPEN_ID["1003"]], True, SUCCESS),
+        (["1001"], True, TO_USER_INVALID),
+        (["1001", OPEN_ID["1002"]], None, TO_USER_INVALID),
+        (["1001", OPEN_ID["1002"]], True, TO_USER_INVALID),
+        ([OPEN_ID["1001"]], "true", TO_USER_INVALID),  # only a JSON true switches the kind
+    ],
+    ids=[
+        "digits",
+        "digits-convert-false",
+        "open-no-convert",
+        "open-convert",
+        "digits-convert",
+        "mixed",
+        "mixed-convert",
+        "convert-string",
+    ],
+)
+def test_header_style_id_kinds(client, gateway, token, to_user, convert, code):
+    body = {**TEXT, "toUser": to_user}
+    if convert is not None:
+        body["convertUserId"] = convert
+    answer = client.send(body, token=token)
+    assert answer["errorCode"] == code, answer
+    assert len(gateway.messages()) == (1 if code == SUCCESS else 0)
+
+
+@pytest.mark.parametrize(
+    ("to_user", "convert", "code"),
+    [
+        ([OPEN_ID["1001"], OPEN_ID["1002"]], None, SUCCESS),
+        ([OPEN_ID["1001"]], True, SUCCESS),  # convertUserId is not needed, and ignored
+        (["1001"], None, TO_USER_INVALID),  # plain employee ids are refused in legacy style
+        (["1001"], True, TO_USER_INVALID),
+        ([OPEN_ID["1001"], "1002"], None, TO_USER_INVALID),
+    ],
+    ids=["open", "open-convert", "digits", "digits-convert", "mixed"],
+)
+def test_legacy_style_id_kinds(client, gateway, to_user, convert, code):
+    body = {**TEXT, "toUser": to_user}
+    if convert is not None:
+        body["convertUserId"] = convert
+    answer = client.send(body, token=client.legacy_token(), style="legacy")
+    assert answer["errorCode"] == code, answer
+    assert len(gateway.messages()) == (1 if code == SUCCESS else 0)
+
+
+def test_wrong_kind_messages_name_the_rule(client, token):
+    legacy = client.legacy_token()
+    assert "legacy style" in client.send(TEXT, token=legacy, style="legacy")["errorMessage"]
+    assert "mixes" in client.send({**TEXT, "toUser": ["1001", OPEN_ID["1001"]]}, token=token)["errorMessage"]
+    no_convert = client.send({**TEXT, "toUser": [OPEN_ID["1001"]]}, token=token)
+    assert "convertUserId" in no_convert["errorMessage"]
+
+
+@pytest.mark.parametrize("user_id", [None, "", "admin", OPEN_ID["1000"], "1000 "])
+def test_header_style_needs_a_digits_user_id_header(client, gateway, token, user_id):
+    headers = client.headers(token)
+    if user_id is None:
+        del headers["x-fs-userid"]
+    else:
+        headers["x-fs-userid"] = user_id
+    for path, body in (
+        (SERVICE_MESSAGE_SEND_PATH, {**TEXT, "serviceId": SERVICE_ID}),
+        (rules.DEPARTMENT_LIST_PATH, {}),
+    ):
+        answer = client.call(path, body, headers=headers)
+        assert answer["errorCode"] == INVALID_PARAMETER and "x-fs-userid" in answer["errorMessage"]
+    assert gateway.messages() == []
+
+
+def test_legacy_style_needs_no_user_id(client, gateway):
+    legacy = client.legacy_token()
+    assert client.send(LEGACY_TEXT, token=legacy, style="legacy")["errorCode"] == SUCCESS
+    assert gateway.messages()[0]["auth_style"] == "legacy"
+
+
+# --- deliveries per person -----------------------------------------------------------------------
+def test_delivery_records_name_the_person_whichever_id_kind(client, gateway, token):
+    client.send({**TEXT, "toUser": ["1001", "9999"]}, token=token)
+    client.send({**TEXT, "toUser": [OPEN_ID["1001"], OPEN_ID["1003"]], "convertUserId": True}, token=token)
+    client.send({**TEXT, "toUser": [OPEN_ID["1001"]]}, token=client.legacy_token(), style="legacy")
+    messages = gateway.messages()
+    assert [m["persons"] for m in messages] == [["1001", None], ["1001", "1003"], ["1001"]]
+    assert [m["auth_style"] for m in messages] == ["header", "header", "legacy"]
+    view = gateway.deliveries_per_person()
+    assert view["persons"]["1001"]["deliveries"] == 3 and view["persons"]["1001"]["messages"] == [1, 2, 3]
+    assert view["persons"]["1001"]["openUserId"] == OPEN_ID["1001"]
+    assert view["persons"]["1003"]["deliveries"] == 1 and view["persons"]["1002"]["deliveries"] == 0
+    assert view["unknown_ids"] == {"9999": 1}
+    over_http = requests.get(gateway.url + "/__sandbox__/deliveries-per-person", timeout=5).json()
+    assert over_http == view
+
+
+def test_the_same_person_twice_in_one_request_counts_twice(client, gateway, token):
+    client.send({**TEXT, "toUser": ["1002", "1002"]}, token=token)
+    assert gateway.deliveries_per_person()["persons"]["1002"]["deliveries"] == 2
+
+
+# --- rule 2: aged tokens -------------------------------------------------------------------------
+def test_a_brand_new_client_can_get_a_token_late_in_its_life(make_gateway):
+    gateway = make_gateway(initial_token_age_s=6610)
+    client = Client(gateway)
+    header = client.call(TOKEN_PATH, TOKEN_BODY)
+    assert header["expiresIn"] in (589, 590)  # 6610 < 6650: the same old token is handed out
+    legacy = client.call(LEGACY_TOKEN_PATH, LEGACY_TOKEN_BODY)
+    assert legacy["expiresIn"] == 7200  # 6610 >= 6600: legacy style renews instead
+    assert client.send(TEXT, token=header["accessToken"])["errorCode"] == SUCCESS
+    gateway.advance_clock(590)
+    assert client.send(TEXT, token=header["accessToken"])["errorCode"] == TOKEN_EXPIRED
+    again = client.call(TOKEN_PATH, TOKEN_BODY)
+    assert again["accessToken"] != header["accessToken"] and again["expiresIn"] == 7200
+    gateway.reset()  # a fresh start keeps the constructor's setting
+    assert client.call(TOKEN_PATH, TOKEN_BODY)["expiresIn"] in (589, 590)
+
+
+def test_age_current_token_from_python_and_over_http(client, gateway):
+    first = client.header_token()
+    assert {k: int(v) for k, v in gateway.age_current_token(6000, "header").items()} == {"header": 1200}
+    aged = client.call(TOKEN_PATH, TOKEN_BODY)
+    assert aged["accessToken"] == first and aged["expiresIn"] in (1199, 1200)
+    admin = gateway.url + "/__sandbox__/age-token"
+    answer = requests.post(admin, json={"seconds": 7000}, timeout=5).json()
+    assert answer == {"ok": True, "expires_in": {"header": 200, "legacy": 200}}
+    assert client.call(TOKEN_PATH, TOKEN_BODY)["accessToken"] != first  # 7000 > 6650: renewed
+    legacy = client.call(LEGACY_TOKEN_PATH, LEGACY_TOKEN_BODY)
+    assert legacy["expiresIn"] == 7200  # 7000 > 6600
+    for bad in ({"seconds": 7200}, {"seconds": -1}, {}, {"seconds": 1, "style": "other"}):
+        assert requests.post(admin, json=bad, timeout=5).status_code == 400
+    with pytest.raises(ValueError):
+        gateway.age_current_token(True)
+
+
+# --- rule 3: token endpoint limit and concurrency (see also the token tests above) ---------------
+def test_token_limit_code_is_an_assumption():
+    assert any("14001" in a and "token-endpoint limit" in a for a in ASSUMPTIONS)
+    assert any("10 calls a minute" in a and a.startswith("[secondary]") for a in ASSUMPTIONS)
+
+
+def test_token_limit_is_per_minute_by_default(make_gateway):
+    gateway = make_gateway()
+    client = Client(gateway)
+    codes = [client.call(TOKEN_PATH, TOKEN_BODY)["errorCode"] for _ in range(11)]
+    assert codes == [SUCCESS] * 10 + [CALL_LIMIT_EXCEEDED]
+    gateway.advance_clock(60)
+    assert client.call(TOKEN_PATH, TOKEN_BODY)["errorCode"] == SUCCESS
+
+
+# --- rule 4: per-endpoint limit counts each endpoint separately ----------------------------------
+def test_rate_limit_covers_address_book_and_upload_separately(make_gateway):
+    gateway = make_gateway(rate_limit_calls=2)
+    client = Client(gateway)
+    headers = client.headers(client.header_token())
+    codes = [client.call(rules.DEPARTMENT_LIST_PATH, {}, headers=headers)["errorCode"] for _ in range(3)]
+    assert codes == [SUCCESS, SUCCESS, RATE_LIMITED]
+    mobile = {"mobile": "13800001001"}
+    assert client.call(rules.USER_BY_MOBILE_PATH, mobile, headers=headers)["errorCode"] == SUCCESS
+    uploads = [_upload(client, headers=headers)["errorCode"] for _ in range(3)]
+    assert uploads == [SUCCESS, SUCCESS, RATE_LIMITED]
+
+
+# --- rule 6: the hypothetical messageId ----------------------------------------------------------
+def test_message_ids_are_off_by_default(client, gateway, token):
+    assert "messageId" not in client.send(TEXT, token=token)
+    assert gateway.messages()[0]["messageId"] is None and gateway.stats()["message_ids"] is False
+
+
+def test_opt_in_message_ids_are_answered_recorded_and_revocable(make_gateway):
+    gateway = make_gateway(message_ids=True)
+    client = Client(gateway)
+    token = client.header_token()
+    first, second = client.send(TEXT, token=token), client.send(COMPOSITE, token=token)
+    assert set(first) == {"errorCode", "errorMessage", "errorDescription", "traceId", "messageId"}
+    assert first["messageId"] != second["messageId"] and first["messageId"] != first["traceId"]
+    assert [m["messageId"] for m in gateway.messages()] == [first["messageId"], second["messageId"]]
+    revoke = {"serviceId": SERVICE_ID, "messageId": first["messageId"]}
+    assert (
+        client.call(SERVICE_MESSAGE_REVOKE_PATH, revoke, headers=client.headers(token))["errorCode"]
+        == SUCCESS
+    )
+    assert [m["revoked"] for m in gateway.messages()] == [True, False]
+    assert gateway.revokes()[0]["matched"] is True
+    refused = client.send({**TEXT, "toUser": []}, token=token)
+    assert "messageId" not in refused  # only a delivery gets one
+
+
+def test_message_ids_can_be_switched_over_http(client, gateway, token):
+    admin = gateway.url + "/__sandbox__/message-ids"
+    assert requests.post(admin, json={"enabled": True}, timeout=5).json() == {"ok": True, "message_ids": True}
+    assert "messageId" in client.send(TEXT, token=token)
+    gateway.set_message_ids(False)
+    assert "messageId" not in client.send(TEXT, token=token)
+    assert requests.post(admin, json={"enabled": "yes"}, timeout=5).status_code == 400
+    gateway.set_message_ids(True)
+    gateway.reset()  # back to the constructor's choice
+    assert "messageId" not in client.send(TEXT, token=client.header_token())
+
+
+# --- rule 7: untrusted gateway text --------------------------------------------------------------
+def test_echo_secrets_on_token_paths_quotes_the_app_secret_and_permanent_code(client, gateway):
+    assert "echo_secrets" in FAULT_KINDS
+    gateway.add_fault(TOKEN_PATH, "echo_secrets", code=CREDENTIALS_REJECTED)
+    answer = client.call(TOKEN_PATH, TOKEN_BODY)
+    assert answer["errorCode"] == CREDENTIALS_REJECTED and "accessToken" not in answer
+    for text in (answer["errorMessage"], answer["error_description"], answer["errorDescription"]):
+        assert DEFAULT_APP_SECRET in text and DEFAULT_PERMANENT_CODE in text
+    gateway.add_fault(LEGACY_TOKEN_PATH, "echo_secrets")
+    legacy = client.call(LEGACY_TOKEN_PATH, LEGACY_TOKEN_BODY)
+    assert legacy["errorCode"] == SYSTEM_BUSY and DEFAULT_APP_SECRET in legacy["errorMessage"]
+    assert gateway.stats()["token_calls_ok"] == 0
+
+
+def test_echo_secrets_on_business_paths_quotes_the_token(client, gateway, token):
+    gateway.add_fault(SERVICE_MESSAGE_SEND_PATH, "echo_secrets", count=2)
+    answer = client.send(TEXT, token=token)
+    assert (
+        answer["errorCode"] == SYSTEM_BUSY
+        and token in answer["errorMessage"]
+        and token in answer["error_description"]
+    )
+    legacy = client.legacy_token()
+    answer = client.send(LEGACY_TEXT, token=legacy, style="legacy")
+    assert legacy in answer["errorMessage"] and gateway.messages() == []
+    gateway.add_fault(rules.MEDIA_UPLOAD_PATH, "echo_secrets")
+    upload = _upload(client, params={"corpAccessToken": legacy, "corpId": DEFAULT_CORP_ID})
+    assert legacy in upload["errorMessage"] and gateway.media() == []
+    gateway.add_fault(rules.USER_GET_PATH, "echo_secrets", code=TOKEN_EXPIRED)
+    found = client.call(rules.USER_GET_PATH, {"openUserId": OPEN_ID["1001"]}, headers=client.headers(token))
+    assert found["errorCode"] == TOKEN_EXPIRED and token in found["errorMessage"]
+    records = json.dumps(gateway.requests())
+    assert token not in records and legacy not in records  # the sandbox's own records stay clean
+
+
+def test_echo_secrets_with_deliver_delivers_then_answers_the_error(client, gateway, token):
+    gateway.add_fault(SERVICE_MESSAGE_SEND_PATH, "echo_secrets", deliver=True)
+    assert token in client.send(TEXT, token=token)["errorMessage"]
+    assert len(gateway.messages()) == 1
+
+
+def test_echo_secrets_needs_a_non_zero_code(gateway):
+    with pytest.raises(ValueError, match="non-zero"):
+        gateway.add_fault(TOKEN_PATH, "echo_secrets", code=0)
+
+
+# --- rule 8: address book ------------------------------------------------------------------------
+@pytest.fixture(params=["header", "legacy"])
+def directory_call(request, client):
+    """Call an address-book path in one auth style; answers the parsed JSON."""
+    if request.param == "header":
+        headers = client.headers(client.header_token())
+        return lambda path, body: client.call(path, body, headers=headers)
+    creds = {"corpAccessToken": client.legacy_token(), "corpId": DEFAULT_CORP_ID}
+    return lambda path, body: client.call(path, {**body, **creds})
+
+
+def test_get_by_mobile(directory_call):
+    answer = directory_call(rules.USER_BY_MOBILE_PATH, {"mobile": "13800001003"})
+    assert answer["errorCode"] == SUCCESS
+    assert answer["empList"] == [
+        {"openUserId": OPEN_ID["1003"], "name": "Chen Jing", "mobile": "13800001003", "departmentIds": [3]}
+    ]
+    unknown = directory_call(rules.USER_BY_MOBILE_PATH, {"mobile": "19900000000"})
+    assert (unknown["errorCode"], unknown["empList"]) == (SUCCESS, [])
+    missing = directory_call(rules.USER_BY_MOBILE_PATH, {})
+    assert missing["errorCode"] == INVALID_PARAMETER and "mobile" in missing["errorMessage"]
+
+
+def test_user_get(directory_call):
+    answer = directory_call(rules.USER_GET_PATH, {"openUserId": OPEN_ID["1002"]})
+    assert answer["errorCode"] == SUCCESS
+    assert (answer["openUserId"], answer["name"], answer["mobile"]) == (
+        OPEN_ID["1002"],
+        "Wang Wei",
+        "13800001002",
+    )
+    for bad in ({"openUserId": "FSUID_nobody"}, {"openUserId": "1002"}, {}):
+        refused = directory_call(rules.USER_GET_PATH, bad)
+        assert refused["errorCode"] == INVALID_PARAMETER and "openUserId" in refused["errorMessage"]
+
+
+def test_simple_list_with_and_without_sub_departments(directory_call):
+    def names(department_id: int, **kw: Any) -> list[str]:
+        answer = directory_call(rules.USER_SIMPLE_LIST_PATH, {"departmentId": department_id, **kw})
+        assert answer["errorCode"] == SUCCESS, answer
+        assert all(set(user) == {"openUserId", "name"} for user in answer["userList"])
+        assert all(rules.OPEN_USER_ID_RE.fullmatch(user["openUserId"]) for user in answer["userList"])
+        return sorted(user["name"] for user in answer["userList"])
+
+    assert names(2) == ["Li Na", "Wang Wei"]
+    assert names(2, fetchChild=False) == ["Li Na", "Wang Wei"]
+    assert names(2, fetchChild=True) == ["Chen Jing", "Li Na", "Wang Wei", "Zhao Lei"]
+    assert names(1, fetchChild=True) == sorted(p.name for p in DEFAULT_DIRECTORY.people)
+    assert names(1) == ["Admin Zhang", "Zhao Lei"]
+    for bad in (
+        {"departmentId": 99},
+        {"departmentId": "2"},
+        {"departmentId": True},
+        {"departmentId": 2, "fetchChild": "yes"},
+        {},
+    ):
+        assert directory_call(rules.USER_SIMPLE_LIST_PATH, bad)["errorCode"] == INVALID_PARAMETER
+
+
+def test_department_list(directory_call):
+    answer = directory_call(rules.DEPARTMENT_LIST_PATH, {})
+    assert answer["errorCode"] == SUCCESS
+    assert answer["departments"] == [
+        {"id": 1, "name": "Sandbox Co.", "parentId": 0},
+        {"id": 2, "name": "Sales", "parentId": 1},
+        {"id": 3, "name": "Sales East", "parentId": 2},
+    ]
+
+
+def test_default_directory_knows_both_ids_and_a_mobile_per_person():
+    assert len(DEFAULT_DIRECTORY.people) >= 3 and len(DEFAULT_DIRECTORY.departments) >= 3
+    for person in DEFAULT_DIRECTORY.people:
+        assert rules.EMPLOYEE_ID_RE.fullmatch(person.employee_id)
+        assert (
+            rules.OPEN_USER_ID_RE.fullmatch(person.open_user_id)
+            and person.employee_id not in person.open_user_id
+        )
+        assert person.mobile.isdigit()
+        assert (
+            DEFAULT_DIRECTORY.person(person.employee_id)
+            is DEFAULT_DIRECTORY.person(person.open_user_id)
+            is person
+        )
+    assert any(d.parent_id not in (0, 1) for d in DEFAULT_DIRECTORY.departments)  # a sub-sub-department
+
+
+def test_address_book_needs_auth(client, gateway):
+    assert client.call(rules.DEPARTMENT_LIST_PATH, {})["errorCode"] == NO_CREDENTIALS
+    headers = client.headers("forged")
+    assert (
+        client.call(rules.USER_GET_PATH, {"openUserId": OPEN_ID["1001"]}, headers=headers)["errorCode"]
+        == TOKEN_EXPIRED
+    )
+    assert (
+        client.post(rules.DEPARTMENT_LIST_PATH, data=b"", headers=headers).json()["errorCode"] == EMPTY_BODY
+    )
+
+
+def test_a_custom_directory_replaces_the_default(make_gateway):
+    directory = Directory(
+        [
+            Person("7", "FSUID_SEVEN", "Seven", "100", (10,)),
+            Person("8", "FSUID_EIGHT", "Eight", "100", (11,)),
+        ],
+        [Department(10, "Root"), Department(11, "Child", 10)],
+    )
+    gateway = make_gateway(directory=directory)
+    client = Client(gateway)
+    headers = client.headers(client.header_token())
+    by_mobile = client.call(rules.USER_BY_MOBILE_PATH, {"mobile": "100"}, headers=headers)
+    assert [e["openUserId"] for e in by_mobile["empList"]] == ["FSUID_SEVEN", "FSUID_EIGHT"]
+    tree = client.call(rules.USER_SIMPLE_LIST_PATH, {"departmentId": 10, "fetchChild": True}, headers=headers)
+    assert [u["name"] for u in tree["userList"]] == ["Seven", "Eight"]
+    assert client.call(rules.USER_BY_MOBILE_PATH, {"mobile": "13800001001"}, headers=headers)["empList"] == []
+    client.send({**TEXT, "toUser": ["7", "1001"]}, token=client.header_token())
+    assert gateway.messages()[0]["persons"] == ["7", None]
+    assert gateway.directory is directory
+    view = requests.get(gateway.url + "/__sandbox__/directory", timeout=5).json()
+    assert view["people"][0] == {
+        "employeeId": "7",
+        "openUserId": "FSUID_SEVEN",
+        "name": "Seven",
+        "mobile": "100",
+        "departmentIds": [10],
+    }
+
+
+@pytest.mark.parametrize(
+    ("people", "departments"),
+    [
+        ([Person("x", "FSUID_A", "A", "1")], []),
+        ([Person("1", "A", "A", "1")], []),
+        ([Person("1", "FSUID_A", "A", "1"), Person("1", "FSUID_B", "B", "2")], []),
+        ([Person("1", "FSUID_A", "A", "1", (5,))], []),
+        ([], [Department(1, "a"), Department(1, "b")]),
+        ([], [Department(2, "a", 9)]),
+    ],
+)
+def test_bad_directories_fail_loudly(people, departments):
+    with pytest.raises(ValueError):
+        Directory(people, departments)
+
+
+def test_faults_apply_to_address_book_paths(client, gateway, token):
+    gateway.add_fault(rules.DEPARTMENT_LIST_PATH, "http", status=503)
+    gateway.add_fault(rules.USER_BY_MOBILE_PATH, "error", code=SERVICE_EXCEPTION)
+    headers = client.headers(token)
+    assert client.post(rules.DEPARTMENT_LIST_PATH, {}, headers=headers).status_code == 503
+    assert (
+        client.call(rules.USER_BY_MOBILE_PATH, {"mobile": "1"}, headers=headers)["errorCode"]
+        == SERVICE_EXCEPTION
+    )
+
+
+# --- rule 8: material upload ---------------------------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+GIF = b"GIF89a" + b"\x00" * 64
+BMP = b"BM" + b"\x00" * 64
+
+
+def _upload(
+    client: Client,
+    *,
+    filename: str = "cover.png",
+    content: bytes = PNG,
+    field: str = "media",
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    if headers is None and params is None:
+        headers = client.headers(token or client.header_token())
+    query = {TRACE_QUERY_PARAM: str(uuid.uuid4()), **(params or {})}
+    files = {field: (filename, content, "application/octet-stream")}
+    response = client.session.post(
+        client.gateway.url + rules.MEDIA_UPLOAD_PATH, params=query, files=files, headers=headers, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "kind"),
+    [
+        ("a.png", PNG, "png"),
+        ("a.JPG", JPEG, "jpeg"),
+        ("a.jpeg", JPEG, "jpeg"),
+        ("a.gif", GIF, "gif"),
+        ("a.bmp", BMP, "bmp"),
+    ],
+)
+def test_upload_in_header_style(client, gateway, filename, content, kind):
+    answer = _upload(client, filename=filename, content=content)
+    assert answer["errorCode"] == SUCCESS and answer["mediaId"]
+    [record] = gateway.media()
+    assert (record["mediaId"], record["filename"], record["size"], record["type"]) == (
+        answer["mediaId"],
+        filename,
+        len(content),
+        kind,
+    )
+    assert record["auth_style"] == "header" and record["traceId"] == answer["traceId"]
+    assert requests.get(gateway.url + "/__sandbox__/media", timeout=5).json() == [record]
+
+
+def test_upload_in_legacy_style_uses_query_parameters(client, gateway):
+    legacy = client.legacy_token()
+    answer = _upload(client, params={"corpAccessToken": legacy, "corpId": DEFAULT_CORP_ID})
+    assert answer["errorCode"] == SUCCESS and gateway.media()[0]["auth_style"] == "legacy"
+    assert (
+        _upload(client, params={"corpAccessToken": legacy, "corpId": "FSCID_other"})["errorCode"]
+        == TOKEN_EXPIRED
+    )
+    assert _upload(client, params={})["errorCode"] == NO_CREDENTIALS
+    mixed = _upload(
+        client,
+        headers=client.headers(client.header_token()),
+        params={"corpAccessToken": legacy, "corpId": DEFAULT_CORP_ID},
+    )
+    assert mixed["errorCode"] == INVALID_PARAMETER
+    assert len(gateway.media()) == 1 and legacy not in json.dumps(gateway.media() + gateway.requests())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"filename": "a.png", "content": JPEG}, "type"),  # extension and magic bytes disagree
+        ({"filename": "a.jpg", "content": b"not an image at all"}, "type"),
+        ({"filename": "a.txt", "content": PNG}, "type"),
+        ({"filename": "png", "content": PNG}, "type"),
+        ({"filename": "a.webp", "content": b"RIFF\x00\x00\x00\x00WEBP"}, "type"),
+        ({"filename": "a.png", "content": b""}, "empty"),
+        ({"filename": "a.png", "content": PNG, "field": "file"}, "field"),
+        ({"filename": "a.png", "content": PNG + b"\x00" * (5 * 1024 * 1024 - len(PNG) + 1)}, "size"),
+    ],
+)
+def test_upload_refusals(client, gateway, kwargs, why):
+    answer = _upload(client, **kwargs)
+    assert answer["errorCode"] == INVALID_PARAMETER and "media" in answer["errorMessage"], (why, answer)
+    assert gateway.media() == []
+
+
+def test_upload_of_exactly_5_mb_is_accepted(client, gateway):
+    content = PNG + b"\x00" * (5 * 1024 * 1024 - len(PNG))
+    assert _upload(client, content=content)["errorCode"] == SUCCESS
+    assert gateway.media()[0]["size"] == 5 * 1024 * 1024
+
+
+def test_upload_needs_a_multipart_body_and_a_trace_id(client, gateway, token):
+    headers = client.headers(token)
+    assert (
+        client.post(rules.MEDIA_UPLOAD_PATH, {"media": "x"}, headers=headers).json()["errorCode"]
+        == INVALID_PARAMETER
+    )
+    assert client.post(rules.MEDIA_UPLOAD_PATH, data=b"", headers=headers).json()["errorCode"] == EMPTY_BODY
+    broken = {**headers, "Content-Type": "multipart/form-data; boundary=xyz"}
+    assert (
+        client.post(rules.MEDIA_UPLOAD_PATH, data=b"--xyz\r\nnonsense", headers=broken).json()["errorCode"]
+        == INVALID_PARAMETER
+    )
+    no_trace = client.session.post(
+        gateway.url + rules.MEDIA_UPLOAD_PATH, files={"media": ("a.png", PNG)}, headers=headers, timeout=5
+    ).json()
+    assert no_trace["errorCode"] == INVALID_PARAMETER and "thirdTraceId" in no_trace["errorMessage"]
+    assert gateway.media() == []
+
+
+def test_uploaded_media_ids_are_reusable_and_unknown_ones_are_not_refused(client, gateway, token):
+    media_id = _upload(client, token=token)["mediaId"]
+    for cover in (media_id, media_id, "never-uploaded"):
+        assert client.send(_articles(coverImage=cover), token=token)["errorCode"] == SUCCESS
+    assert len(gateway.media()) == 1 and gateway.stats()["media_uploads"] == 1
+
+
+def test_faults_apply_to_the_upload_path(client, gateway, token):
+    gateway.add_fault(rules.MEDIA_UPLOAD_PATH, "error", code=SYSTEM_BUSY)
+    assert _upload(client, token=token)["errorCode"] == SYSTEM_BUSY and gateway.media() == []
+    gateway.add_fault(rules.MEDIA_UPLOAD_PATH, "reset")
+    with pytest.raises(requests.ConnectionError):
+        _upload(client, token=token)
+    assert _upload(client, token=token)["errorCode"] == SUCCESS
+
+
+# --- rule 9: the CLI prints a ready-to-paste connection ------------------------------------------
+def test_cli_prints_a_ready_to_paste_connection(tmp_path):
+    proc = _cli("--port", "0", "--quiet", stderr=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline()
+        url = re.fullmatch(r"Fxiaoke sandbox listening on (http://127\.0\.0\.1:\d+)\n", first).group(1)
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(4)]
+        export = next(line for line in lines if line.startswith("export "))
+        name, _, value = shlex.split(export[len("export ") :])[0].partition("=")
+        assert name == "AIRFLOW_CONN_FXIAOKE_DEFAULT"
+        conn = json.loads(value)
+        assert conn["conn_type"] == "fxiaoke" and conn["host"] == url
+        assert (conn["login"], conn["password"]) == (DEFAULT_APP_ID, DEFAULT_APP_SECRET)
+        assert conn["extra"] == {
+            "permanent_code": DEFAULT_PERMANENT_CODE,
+            "auth_style": "header",
+            "user_id": "1000",
+            "service_id": "FSAID_service_alerts",
+        }
+        command = shlex.split(next(line for line in lines if line.startswith("airflow ")))
+        assert command[:4] == ["airflow", "connections", "add", "fxiaoke_default"]
+        options = dict(zip(command[4::2], command[5::2], strict=True))
+        assert options["--conn-type"] == "fxiaoke" and options["--conn-host"] == url
+        assert (options["--conn-login"], options["--conn-password"]) == (DEFAULT_APP_ID, DEFAULT_APP_SECRET)
+        assert json.loads(options["--conn-extra"]) == conn["extra"]
+        # the printed credentials really work against this sandbox
+        body = {
+            "appId": conn["login"],
+            "appSecret": conn["password"],
+            "permanentCode": conn["extra"]["permanent_code"],
+            "grantType": "app_secret",
+        }
+        token = requests.post(
+            url + TOKEN_PATH, params={TRACE_QUERY_PARAM: str(uuid.uuid4())}, json=body, timeout=5
+        ).json()
+        assert token["errorCode"] == SUCCESS
+        headers = {
+            "authorization": f"Bearer {token['accessToken']}",
+            "x-fs-ea": token["ea"],
+            "x-fs-userid": conn["extra"]["user_id"],
+        }
+        send = {**TEXT, "serviceId": conn["extra"]["service_id"]}
+        sent = requests.post(
+            url + SERVICE_MESSAGE_SEND_PATH,
+            params={TRACE_QUERY_PARAM: str(uuid.uuid4())},
+            json=send,
+            headers=headers,
+            timeout=5,
+        )
+        assert sent.json()["errorCode"] == SUCCESS
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=5)
+
+
+def test_cli_options_for_message_ids_and_aged_tokens():
+    proc = _cli(
+        "--port", "0", "--quiet", "--message-ids", "--initial-token-age", "6610", stderr=subprocess.PIPE
+    )
+    try:
+        url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+        params = {TRACE_QUERY_PARAM: str(uuid.uuid4())}
+        answer = requests.post(url + TOKEN_PATH, params=params, json=TOKEN_BODY, timeout=5).json()
+        assert answer["expiresIn"] in (589, 590)
+        assert requests.get(url + "/__sandbox__/stats", timeout=5).json()["message_ids"] is True
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=5)
+
+
+# --- rule 10: loopback only, by the sandbox's own rule -------------------------------------------
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
+def test_own_loopback_rule(host, loopback):
+    assert rules.is_loopback(host) is loopback
+
+
+def test_listens_on_ipv6_loopback_when_available():
+    try:
+        gateway = SandboxGateway(host="::1", token_delay_s=0).start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        assert gateway.url.startswith("http://[::1]:")
+        assert requests.get(gateway.url + "/__sandbox__/health", timeout=5).json() == {"status": "ok"}
+    finally:
+        gateway.stop()

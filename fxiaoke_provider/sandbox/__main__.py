@@ -1,6 +1,8 @@
 """``python -m fxiaoke_provider.sandbox``: run the sandbox gateway until SIGTERM / SIGINT.
 
-Prints one line ``Fxiaoke sandbox listening on <url>`` when ready and, with ``--ready-file``, writes
+Prints one line ``Fxiaoke sandbox listening on <url>`` when ready, then a ready-to-paste Airflow
+connection to itself (an ``AIRFLOW_CONN_FXIAOKE_DEFAULT`` variable and an ``airflow connections
+add`` command: the sandbox's own fake credentials, header style). With ``--ready-file`` it writes
 the URL there atomically so scripts can wait for the file instead of parsing output.
 """
 
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -16,10 +20,25 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from fxiaoke_provider.connection import is_loopback
-from fxiaoke_provider.protocol import RATE_LIMIT_CALLS, RATE_LIMIT_WINDOW_S, TOKEN_ENDPOINT_CALLS_PER_MINUTE
-from fxiaoke_provider.sandbox.config import DEFAULT_CLI_PORT, DEFAULT_HOST, DEFAULT_TOKEN_DELAY_S
+from fxiaoke_provider.sandbox.config import (
+    DEFAULT_APP,
+    DEFAULT_CLI_PORT,
+    DEFAULT_HOST,
+    DEFAULT_SERVICE_ID,
+    DEFAULT_TOKEN_DELAY_S,
+    DEFAULT_USER_ID,
+    SandboxApp,
+)
+from fxiaoke_provider.sandbox.rules import (
+    RATE_LIMIT_CALLS,
+    RATE_LIMIT_WINDOW_S,
+    TOKEN_ENDPOINT_CALLS_PER_MINUTE,
+    is_loopback,
+)
 from fxiaoke_provider.sandbox.server import SandboxGateway
+
+#: The connection id the printed snippets create.
+CONN_ID = "fxiaoke_default"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-calls-per-minute", type=int, default=TOKEN_ENDPOINT_CALLS_PER_MINUTE)
     parser.add_argument(
         "--token-delay", type=float, default=DEFAULT_TOKEN_DELAY_S, help="seconds a token call takes"
+    )
+    parser.add_argument(
+        "--message-ids",
+        action="store_true",
+        help="send answers also carry a messageId (HYPOTHETICAL tenant behaviour, not documented)",
+    )
+    parser.add_argument(
+        "--initial-token-age",
+        type=float,
+        default=None,
+        help="start with tokens this many seconds old (6610: a new client gets expiresIn 590)",
     )
     parser.add_argument("--log-file", help="request log file (default: stderr)")
     parser.add_argument("--ready-file", help="write the URL here once listening")
@@ -52,6 +82,48 @@ def _write_atomically(path: str, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def connection_snippets(url: str, app: SandboxApp = DEFAULT_APP) -> list[str]:
+    """Lines that connect Airflow to this sandbox: an env variable and an ``airflow connections add``.
+
+    These are the sandbox's own fake credentials, so printing them is fine.
+    """
+    extra = {
+        "permanent_code": app.permanent_code,
+        "auth_style": "header",
+        "user_id": DEFAULT_USER_ID,
+        "service_id": DEFAULT_SERVICE_ID,
+    }
+    conn = {
+        "conn_type": "fxiaoke",
+        "host": url,
+        "login": app.app_id,
+        "password": app.app_secret,
+        "extra": extra,
+    }
+    command = [
+        "airflow",
+        "connections",
+        "add",
+        CONN_ID,
+        "--conn-type",
+        "fxiaoke",
+        "--conn-host",
+        url,
+        "--conn-login",
+        app.app_id,
+        "--conn-password",
+        app.app_secret,
+        "--conn-extra",
+        json.dumps(extra),
+    ]
+    return [
+        "# Airflow connection to this sandbox (its own fake credentials), as an environment variable:",
+        f"export AIRFLOW_CONN_{CONN_ID.upper()}={shlex.quote(json.dumps(conn))}",
+        "# or stored in the Airflow metadata database:",
+        shlex.join(command),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_calls_per_minute=args.token_calls_per_minute,
         token_delay_s=args.token_delay,
         log_stream=log,
+        message_ids=args.message_ids,
+        initial_token_age_s=args.initial_token_age,
     )
     try:
         gateway.start()
@@ -83,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         print(f"Fxiaoke sandbox listening on {gateway.url}", flush=True)
+        print("\n".join(connection_snippets(gateway.url, gateway.app)), flush=True)
         if args.ready_file:
             _write_atomically(args.ready_file, gateway.url + "\n")
         while not stop.wait(0.2):

@@ -51,6 +51,16 @@ def _advance_clock(state: SandboxState, body: dict[str, Any]) -> Any:
     return {"ok": True, "clock_offset_s": state.advance_clock(body.get("seconds"))}
 
 
+def _age_token(state: SandboxState, body: dict[str, Any]) -> Any:
+    remaining = state.age_current_token(body.get("seconds"), body.get("style"))
+    return {"ok": True, "expires_in": {style: int(left) for style, left in remaining.items()}}
+
+
+def _message_ids(state: SandboxState, body: dict[str, Any]) -> Any:
+    state.set_message_ids(body.get("enabled"))
+    return {"ok": True, "message_ids": state.message_ids}
+
+
 def _clear_faults(state: SandboxState, body: dict[str, Any]) -> Any:
     state.clear_faults(body.get("path"))
     return {"ok": True}
@@ -74,9 +84,14 @@ ROUTES: dict[tuple[str, str], _Action] = {
     ("GET", "stats"): lambda state, _body: state.stats(),
     ("GET", "health"): lambda _state, _body: {"status": "ok"},
     ("GET", "faults"): lambda state, _body: state.pending_faults(),
+    ("GET", "media"): lambda state, _body: state.media(),
+    ("GET", "deliveries-per-person"): lambda state, _body: state.deliveries_per_person(),
+    ("GET", "directory"): lambda state, _body: state.directory.as_dict(),
     ("POST", "reset"): _reset,
     ("POST", "expire-tokens"): _expire_tokens,
     ("POST", "advance-clock"): _advance_clock,
+    ("POST", "age-token"): _age_token,
+    ("POST", "message-ids"): _message_ids,
     ("POST", "faults"): _add_fault,
     ("POST", "chaos"): _set_chaos,
     ("POST", "faults/clear"): _clear_faults,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from fxiaoke_provider.protocol import SUCCESS, describe_code
-from fxiaoke_provider.sandbox.config import INVALID_PARAMETER
+from fxiaoke_provider.sandbox.rules import SUCCESS, describe_code
 
 
 def answer(code: int, trace_id: str, message: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -14,7 +13,7 @@ def answer(code: int, trace_id: str, message: str | None = None, **fields: Any) 
     if code == SUCCESS:
         envelope = {"errorCode": SUCCESS, "errorMessage": "OK", "errorDescription": "success"}
     else:
-        description = "invalid parameter" if code == INVALID_PARAMETER else describe_code(code)
+        description = describe_code(code)
         envelope = {
             "errorCode": code,
             "errorMessage": message or description,

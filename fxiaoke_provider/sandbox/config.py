@@ -1,10 +1,11 @@
 """Sandbox defaults: the one fake app it knows, its listening defaults, and its own error code.
 
-``INVALID_PARAMETER`` (10002) is SANDBOX-SPECIFIC. The Fxiaoke manual names no code for a missing
-or malformed ``thirdTraceId``, a broken field inside a composite card or an article, a missing
-``serviceId`` / ``messageId``, a bad ``x-fs-userid`` or a request that mixes both auth styles, so
-the sandbox answers all of these with this one code and names the field in ``errorMessage``.
-Clients must not branch on it: the real gateway may answer such requests differently.
+``INVALID_PARAMETER`` (10002, defined in ``rules``) is SANDBOX-SPECIFIC. The Fxiaoke manual names no
+code for a missing or malformed ``thirdTraceId``, a broken field inside a composite card or an
+article, a missing ``serviceId`` / ``messageId``, a bad ``x-fs-userid``, a request that mixes both
+auth styles, bad address-book arguments or a refused upload, so the sandbox answers all of these
+with this one code and names the field in ``errorMessage``. Clients must not branch on it: the real
+gateway may answer such requests differently.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-#: Sandbox-specific "invalid parameter" code (see the module docstring); not from the manual.
-INVALID_PARAMETER: Final = 10002
+from fxiaoke_provider.sandbox.rules import INVALID_PARAMETER as INVALID_PARAMETER  # re-exported
 
 DEFAULT_APP_ID: Final = "FSAID_sandbox0001"
 DEFAULT_APP_SECRET: Final = "sandbox-app-secret"
@@ -21,14 +21,15 @@ DEFAULT_PERMANENT_CODE: Final = "sandbox-permanent-code"
 DEFAULT_EA: Final = "sandbox-ea"
 DEFAULT_CORP_ID: Final = "FSCID_sandbox0001"
 DEFAULT_OPEN_USER_ID: Final = "FSUID_sandbox_admin"
+#: What the CLI's ready-to-paste connection uses: the acting employee and a service account id.
+DEFAULT_USER_ID: Final = "1000"
+DEFAULT_SERVICE_ID: Final = "FSAID_service_alerts"
 
 DEFAULT_HOST: Final = "127.0.0.1"
 #: Port the CLI listens on by default; the Python API defaults to 0 (an ephemeral port).
 DEFAULT_CLI_PORT: Final = 8901
 #: How long a token call takes, so that concurrent token calls overlap and can be counted.
 DEFAULT_TOKEN_DELAY_S: Final = 0.05
-#: The token endpoint limit is "per minute": the sliding window it is counted in.
-TOKEN_LIMIT_WINDOW_S: Final = 60.0
 
 #: Inspection and control endpoints live under this prefix (no auth: the sandbox is loopback only).
 ADMIN_PREFIX: Final = "/__sandbox__/"

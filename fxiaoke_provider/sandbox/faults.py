@@ -11,6 +11,10 @@ Kinds (``deliver`` = process and record the request before the fault shows):
 * ``delay`` {seconds, deliver=True}: sleep before answering. With ``deliver`` the request is processed
   first and answered normally after the sleep; without it nothing is processed and the late answer
   is errorCode -1 (system busy).
+* ``echo_secrets`` {code=-1, deliver=False}: HTTP 200 JSON with that non-zero errorCode whose
+  ``errorMessage`` and ``error_description`` QUOTE what the request carried: its appSecret,
+  permanentCode and access token / corpAccessToken. The reference warns that an errorMessage is free
+  text that may hold what the request carried; this lets a client prove it never shows or logs it.
 
 Queued faults (``add``) hit the next N requests to a path in order; chaos applies a random fault
 from a list with a given probability, from a seeded ``random.Random`` so runs can be replayed.
@@ -24,7 +28,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FAULT_KINDS: tuple[str, ...] = ("error", "expired-token", "http", "non-json", "redirect", "reset", "delay")
+FAULT_KINDS: tuple[str, ...] = (
+    "error",
+    "expired-token",
+    "http",
+    "non-json",
+    "redirect",
+    "reset",
+    "delay",
+    "echo_secrets",
+)
 
 #: Parameters each kind accepts, with their defaults (None = required).
 _PARAMS: dict[str, dict[str, Any]] = {
@@ -35,6 +48,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "redirect": {},
     "reset": {"deliver": False},
     "delay": {"seconds": None, "deliver": True},
+    "echo_secrets": {"code": -1, "deliver": False},
 }
 
 
@@ -81,6 +95,8 @@ def make_fault(kind: str, **params: Any) -> Fault:
         raise ValueError(f"fault {kind!r} needs parameter(s) {', '.join(missing)}")
     if "code" in values and (isinstance(values["code"], bool) or not isinstance(values["code"], int)):
         raise ValueError(f"fault {kind!r}: code must be an int")
+    if kind == "echo_secrets" and values["code"] == 0:
+        raise ValueError("fault 'echo_secrets': code must be non-zero (an error answer)")
     if "status" in values and not _body_status(values["status"]):
         raise ValueError(f"fault {kind!r}: status must be an HTTP status from 200 to 599 that has a body")
     if "seconds" in values:

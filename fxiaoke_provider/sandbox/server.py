@@ -20,16 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from fxiaoke_provider.connection import is_loopback
-from fxiaoke_provider.protocol import (
-    HEADER_AUTHORIZATION,
-    HEADER_EA,
-    HEADER_USER_ID,
-    RATE_LIMIT_CALLS,
-    RATE_LIMIT_WINDOW_S,
-    TOKEN_ENDPOINT_CALLS_PER_MINUTE,
-    TRACE_QUERY_PARAM,
-)
 from fxiaoke_provider.sandbox.admin import handle_admin
 from fxiaoke_provider.sandbox.answers import answer
 from fxiaoke_provider.sandbox.config import (
@@ -37,14 +27,27 @@ from fxiaoke_provider.sandbox.config import (
     DEFAULT_APP,
     DEFAULT_HOST,
     DEFAULT_TOKEN_DELAY_S,
-    INVALID_PARAMETER,
     SandboxApp,
 )
-from fxiaoke_provider.sandbox.engine import API_PATHS, ApiCall, Reply, SandboxEngine
+from fxiaoke_provider.sandbox.directory import DEFAULT_DIRECTORY, Directory
+from fxiaoke_provider.sandbox.engine import ApiCall, Reply, SandboxEngine
 from fxiaoke_provider.sandbox.requestlog import RequestLog
+from fxiaoke_provider.sandbox.rules import (
+    API_PATHS,
+    HEADER_AUTHORIZATION,
+    HEADER_EA,
+    HEADER_USER_ID,
+    INVALID_PARAMETER,
+    RATE_LIMIT_CALLS,
+    RATE_LIMIT_WINDOW_S,
+    TOKEN_ENDPOINT_CALLS_PER_MINUTE,
+    TRACE_QUERY_PARAM,
+    is_loopback,
+)
 from fxiaoke_provider.sandbox.state import SandboxState
 
-#: Larger bodies are refused (413): 500 recipients and 7 articles fit in a few dozen KB.
+#: Larger bodies are refused (413): 500 recipients and 7 articles fit in a few dozen KB, and an
+#: upload over the 5 MB image limit still arrives whole, to be refused by the gateway's own rule.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 #: Idle keep-alive connections are closed after this long, so stuck clients do not pin threads.
 IDLE_TIMEOUT_S = 120.0
@@ -155,6 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
                 authorization=self.headers.get(HEADER_AUTHORIZATION),
                 ea=self.headers.get(HEADER_EA),
                 user_id=self.headers.get(HEADER_USER_ID),
+                content_type=self.headers.get("Content-Type"),
+                query={name: values[0] for name, values in query.items()},
             )
             self._send_reply(self.server.engine.handle(call))
 
@@ -234,7 +239,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SandboxGateway:
-    """An offline Fxiaoke gateway on loopback, for tests and demos; also a context manager."""
+    """An offline Fxiaoke gateway on loopback, for tests and demos; also a context manager.
+
+    ``directory`` replaces the default address book; ``message_ids=True`` makes send answers carry
+    a ``messageId`` (a HYPOTHETICAL tenant behaviour, off by default: no documented send answer
+    has one); ``initial_token_age_s`` starts with tokens already that old, so a brand-new client
+    is handed a token late in its life (e.g. 6610 -> ``expiresIn`` 590 in header style).
+    """
 
     def __init__(
         self,
@@ -247,6 +258,9 @@ class SandboxGateway:
         token_calls_per_minute: int = TOKEN_ENDPOINT_CALLS_PER_MINUTE,
         token_delay_s: float = DEFAULT_TOKEN_DELAY_S,
         log_stream: TextIO | None = None,
+        directory: Directory = DEFAULT_DIRECTORY,
+        message_ids: bool = False,
+        initial_token_age_s: float | None = None,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the sandbox only listens on loopback; refusing host {host!r}")
@@ -259,6 +273,9 @@ class SandboxGateway:
             rate_limit_calls=rate_limit_calls,
             rate_limit_window_s=rate_limit_window_s,
             token_calls_per_minute=token_calls_per_minute,
+            directory=directory,
+            message_ids=message_ids,
+            initial_token_age_s=initial_token_age_s,
         )
         self._engine = SandboxEngine(self.state, token_delay_s=token_delay_s, log=RequestLog(log_stream))
         self._server: _Server | None = None
@@ -315,7 +332,31 @@ class SandboxGateway:
         return self.state.messages()
 
     def revokes(self) -> list[dict[str, Any]]:
+        """Revokes received, oldest first; ``matched`` only for a messageId the sandbox handed out."""
         return self.state.revokes()
+
+    def media(self) -> list[dict[str, Any]]:
+        """Accepted uploads, oldest first: media id, filename, size, type (never the bytes)."""
+        return self.state.media()
+
+    def deliveries_per_person(self) -> dict[str, Any]:
+        """Deliveries per directory person whichever id kind reached them, plus unknown ids."""
+        return self.state.deliveries_per_person()
+
+    @property
+    def directory(self) -> Directory:
+        return self.state.directory
+
+    def set_message_ids(self, enabled: bool) -> None:
+        """Turn the hypothetical ``messageId`` in send answers on or off."""
+        self.state.set_message_ids(enabled)
+
+    def age_current_token(self, seconds: float, style: str | None = None) -> dict[str, float]:
+        """Make the token the next token call hands out ``seconds`` old (``style`` None: both styles).
+
+        Returns the remaining lifetime per style: the ``expiresIn`` the next client is given.
+        """
+        return self.state.age_current_token(seconds, style)
 
     def requests(self) -> list[dict[str, Any]]:
         """One record per API request, oldest first (copies, no secrets)."""

@@ -15,16 +15,23 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fxiaoke_provider.protocol import SUCCESS, TOKEN_PATHS
-from fxiaoke_provider.sandbox.config import (
-    REQUEST_RECORD_LIMIT,
-    TOKEN_LIMIT_WINDOW_S,
-    TRACE_ID_PREFIX,
-    SandboxApp,
-)
+from fxiaoke_provider.sandbox.config import REQUEST_RECORD_LIMIT, TRACE_ID_PREFIX, SandboxApp
+from fxiaoke_provider.sandbox.directory import Directory
 from fxiaoke_provider.sandbox.faults import Fault, FaultPlan, fault_from_spec, make_fault
 from fxiaoke_provider.sandbox.ratelimit import SlidingWindowLimiter
+from fxiaoke_provider.sandbox.rules import (
+    HEADER_STYLE,
+    LEGACY_STYLE,
+    SUCCESS,
+    TOKEN_LIMIT_WINDOW_S,
+    TOKEN_PATHS,
+)
 from fxiaoke_provider.sandbox.tokens import Token, TokenStore
+
+#: Prefix of the message ids the sandbox hands out when ``message_ids`` is on (a HYPOTHETICAL
+#: tenant behaviour: no documented send answer carries a messageId).
+MESSAGE_ID_PREFIX = "SBX-MSG-"
+MEDIA_ID_PREFIX = "SBX-MEDIA-"
 
 
 class SandboxState:
@@ -38,9 +45,15 @@ class SandboxState:
         rate_limit_calls: int,
         rate_limit_window_s: float,
         token_calls_per_minute: int,
+        directory: Directory,
+        message_ids: bool = False,
+        initial_token_age_s: float | None = None,
     ) -> None:
         self.app = app
+        self.directory = directory
         self.api_paths = frozenset(api_paths)
+        self._message_ids_default = bool(message_ids)
+        self._initial_token_age_s = initial_token_age_s
         self._lock = threading.Lock()
         self._trace_counter = itertools.count(1)
         self._api_limiter = SlidingWindowLimiter(rate_limit_calls, rate_limit_window_s)
@@ -49,13 +62,16 @@ class SandboxState:
         self._faults = FaultPlan()
         self._token_in_flight = 0  # survives reset(): calls in flight still finish and decrement it
         self._init_records()
+        self._age_initial_tokens()
 
     def _init_records(self) -> None:
         self._clock_offset = 0.0
         self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_RECORD_LIMIT)
         self._messages: list[dict[str, Any]] = []
-        self._by_trace_id: dict[str, dict[str, Any]] = {}
         self._revokes: list[dict[str, Any]] = []
+        self._media: list[dict[str, Any]] = []
+        self._by_message_id: dict[str, dict[str, Any]] = {}
+        self.message_ids = self._message_ids_default
         self._request_seq = 0
         self._seen_third_trace_ids: set[str] = set()
         self._duplicated_third_trace_ids: set[str] = set()
@@ -78,6 +94,13 @@ class SandboxState:
 
     def new_trace_id(self) -> str:
         return f"{TRACE_ID_PREFIX}{next(self._trace_counter)}.{secrets.token_hex(4)}"
+
+    def set_message_ids(self, enabled: bool) -> None:
+        """Turn the HYPOTHETICAL ``messageId`` in send answers on or off (off by default)."""
+        if not isinstance(enabled, bool):
+            raise ValueError("enabled must be true or false")
+        with self._lock:
+            self.message_ids = enabled
 
     # --- faults ----------------------------------------------------------------------------------
     def _check_path(self, path: str) -> None:
@@ -122,6 +145,27 @@ class SandboxState:
             token, _fresh = self._tokens.issue(app_id, style, self.app.ea, now)
             return token, token.expires_at - now
 
+    def age_current_token(self, seconds: float, style: str | None = None) -> dict[str, float]:
+        """Make the token the next call of ``style`` (both if None) hands out ``seconds`` old.
+
+        Returns the remaining lifetime per style, i.e. the ``expiresIn`` a client will be given
+        (if the age is past the style's reuse age, the next call gets a fresh token instead).
+        """
+        styles = (HEADER_STYLE, LEGACY_STYLE) if style is None else (style,)
+        if any(name not in (HEADER_STYLE, LEGACY_STYLE) for name in styles):
+            raise ValueError(f"style must be {HEADER_STYLE!r}, {LEGACY_STYLE!r} or null; got {style!r}")
+        with self._lock:
+            now = self.now()
+            remaining = {}
+            for name in styles:
+                token = self._tokens.age_current(self.app.app_id, name, self.app.ea, seconds, now)
+                remaining[name] = token.expires_at - now
+            return remaining
+
+    def _age_initial_tokens(self) -> None:
+        if self._initial_token_age_s is not None:
+            self.age_current_token(self._initial_token_age_s)
+
     def find_token(self, value: str) -> Token | None:
         with self._lock:
             return self._tokens.find(value, self.now())
@@ -162,29 +206,51 @@ class SandboxState:
         msg_type: str,
         to_user: list[str],
         message: Any,
-    ) -> None:
+        auth_style: str,
+    ) -> str | None:
+        """Record a delivery; returns the messageId to answer with (only when ``message_ids`` is on).
+
+        ``persons`` names, for each ``toUser`` entry, the directory person it reached (their key,
+        the employee id) whichever id kind was used, or None for an id the directory does not know.
+        """
+        persons = []
+        for user in to_user:
+            person = self.directory.person(user)
+            persons.append(person.key if person is not None else None)
         with self._lock:
+            seq = len(self._messages) + 1
+            message_id = f"{MESSAGE_ID_PREFIX}{seq}.{secrets.token_hex(4)}" if self.message_ids else None
             record = {
-                "seq": len(self._messages) + 1,
+                "seq": seq,
                 "traceId": trace_id,
                 "thirdTraceId": third_trace_id,
                 "path": path,
                 "serviceId": service_id,
                 "msgType": msg_type,
                 "toUser": to_user,
+                "persons": persons,
+                "auth_style": auth_style,
                 "message": message,
+                "messageId": message_id,
                 "received_at": self.now(),
                 "revoked": False,
             }
             self._messages.append(record)
-            self._by_trace_id[trace_id] = record
+            if message_id is not None:
+                self._by_message_id[message_id] = record
+            return message_id
 
     def record_revoke(
         self, *, trace_id: str, third_trace_id: str | None, service_id: str, message_id: str
     ) -> bool:
-        """Mark the message whose traceId is ``message_id`` revoked; True if there was one."""
+        """Record a revoke; any non-empty messageId is accepted.
+
+        The sandbox matches it to no send by traceId or anything else: nothing public says where a
+        messageId comes from. Only a messageId the sandbox ITSELF handed out (``message_ids`` on, a
+        hypothetical behaviour) marks that message revoked; ``matched`` says whether that happened.
+        """
         with self._lock:
-            target = self._by_trace_id.get(message_id)
+            target = self._by_message_id.get(message_id)
             if target is not None:
                 target["revoked"] = True
             self._revokes.append(
@@ -244,6 +310,35 @@ class SandboxState:
                     self._seen_third_trace_ids.add(third_trace_id)
             return record
 
+    def record_media(
+        self,
+        *,
+        trace_id: str,
+        third_trace_id: str | None,
+        filename: str,
+        size: int,
+        image_type: str,
+        auth_style: str,
+    ) -> str:
+        """Record an accepted upload (never its bytes) and return its new media id."""
+        with self._lock:
+            seq = len(self._media) + 1
+            media_id = f"{MEDIA_ID_PREFIX}{seq}.{secrets.token_hex(4)}"
+            self._media.append(
+                {
+                    "seq": seq,
+                    "mediaId": media_id,
+                    "traceId": trace_id,
+                    "thirdTraceId": third_trace_id,
+                    "filename": filename,
+                    "size": size,
+                    "type": image_type,
+                    "auth_style": auth_style,
+                    "received_at": self.now(),
+                }
+            )
+            return media_id
+
     def count(self, name: str) -> None:
         """Bump a free-form counter shown in ``stats()`` (e.g. requests to unknown paths)."""
         with self._lock:
@@ -257,6 +352,39 @@ class SandboxState:
     def revokes(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(record) for record in self._revokes]
+
+    def media(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(record) for record in self._media]
+
+    def deliveries_per_person(self) -> dict[str, Any]:
+        """How many deliveries each directory person got, whichever id kind reached them.
+
+        ``persons`` is keyed by the person key (employee id) and lists every person of the
+        directory, 0 included; ``unknown_ids`` counts recipient ids the directory does not know.
+        A toUser naming someone twice counts twice.
+        """
+        with self._lock:
+            messages = [(m["seq"], m["toUser"], m["persons"]) for m in self._messages]
+        persons: dict[str, dict[str, Any]] = {
+            person.key: {
+                "employeeId": person.employee_id,
+                "openUserId": person.open_user_id,
+                "name": person.name,
+                "deliveries": 0,
+                "messages": [],
+            }
+            for person in self.directory.people
+        }
+        unknown: Counter[str] = Counter()
+        for seq, to_user, keys in messages:
+            for user, key in zip(to_user, keys, strict=True):
+                if key is None:
+                    unknown[user] += 1
+                else:
+                    persons[key]["deliveries"] += 1
+                    persons[key]["messages"].append(seq)
+        return {"persons": persons, "unknown_ids": dict(unknown)}
 
     def requests(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -275,6 +403,8 @@ class SandboxState:
                 "tokens_live": self._tokens.live_count(now),
                 "messages_delivered": counts["messages_delivered"],
                 "revokes": len(self._revokes),
+                "media_uploads": len(self._media),
+                "message_ids": self.message_ids,
                 "faults_injected": counts["faults_injected"],
                 "duplicate_third_trace_ids": len(self._duplicated_third_trace_ids),
                 "not_found": counts["not_found"],
@@ -284,10 +414,14 @@ class SandboxState:
             }
 
     def reset(self) -> None:
-        """Forget tokens, records, counters, limits, faults and the clock offset."""
+        """Forget tokens, records, counters, limits, faults and the clock offset.
+
+        Constructor settings come back: ``message_ids`` and the initial token age (if any).
+        """
         with self._lock:
             self._tokens.expire_all()
             self._api_limiter.clear()
             self._token_limiter.clear()
             self._faults.clear()
             self._init_records()
+        self._age_initial_tokens()

@@ -1,4 +1,6 @@
-"""Token issue and lookup with the documented lifetime: same token until 6600 s, valid until 7200 s.
+"""Token issue and lookup with the documented lifetime (``rules``): every token lives 7200 s; asking
+again hands out the SAME token until it is 6650 s old (header style) or 6600 s old (legacy style),
+a new one after that while the old one stays valid until its 7200 s.
 
 Pure logic on an explicit ``now`` so the sandbox clock can be advanced; the caller holds the lock.
 """
@@ -6,11 +8,9 @@ Pure logic on an explicit ``now`` so the sandbox clock can be advanced; the call
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from fxiaoke_provider.protocol import TOKEN_LIFETIME_S
-
-TOKEN_RENEW_AFTER_S = 6600  # interim: the sandbox states its own rules
+from fxiaoke_provider.sandbox.rules import TOKEN_LIFETIME_S, TOKEN_REUSE_UNTIL_S
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,40 @@ class TokenStore:
     def issue(self, app_id: str, style: str, tenant: str, now: float) -> tuple[Token, bool]:
         """The token to answer with and whether it is new (an older one stays valid until it expires)."""
         current = self._current.get((app_id, style))
-        if current is not None and now < current.expires_at and now - current.issued_at < TOKEN_RENEW_AFTER_S:
+        reuse_until = TOKEN_REUSE_UNTIL_S[style]
+        if current is not None and now < current.expires_at and now - current.issued_at < reuse_until:
             return current, False
         self._prune(now)
+        return self._new(app_id, style, tenant, issued_at=now), True
+
+    def age_current(self, app_id: str, style: str, tenant: str, age: float, now: float) -> Token:
+        """Make the token a renewal call would hand out ``age`` seconds old (issuing one if needed).
+
+        So that a brand-new client can be handed a token late in its life (e.g. 590 s left).
+        """
+        if isinstance(age, bool) or not isinstance(age, (int, float)) or not 0 <= age < TOKEN_LIFETIME_S:
+            raise ValueError(f"age must be a number of seconds from 0 to below {TOKEN_LIFETIME_S}")
+        current = self._current.get((app_id, style))
+        if current is None or now >= current.expires_at:
+            return self._new(app_id, style, tenant, issued_at=now - age)
+        aged = replace(current, issued_at=now - age, expires_at=now - age + TOKEN_LIFETIME_S)
+        self._by_value[aged.value] = aged
+        self._current[(app_id, style)] = aged
+        return aged
+
+    def _new(self, app_id: str, style: str, tenant: str, *, issued_at: float) -> Token:
         token = Token(
             value=secrets.token_urlsafe(32),
             style=style,
             app_id=app_id,
             tenant=tenant,
-            issued_at=now,
-            expires_at=now + TOKEN_LIFETIME_S,
+            issued_at=issued_at,
+            expires_at=issued_at + TOKEN_LIFETIME_S,
         )
         self._by_value[token.value] = token
         self.issued_values.append(token.value)
         self._current[(app_id, style)] = token
-        return token, True
+        return token
 
     def find(self, value: str, now: float) -> Token | None:
         """The live token with this value, or None if it is unknown, forged or expired."""

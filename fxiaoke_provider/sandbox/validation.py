@@ -1,32 +1,33 @@
-"""Body checks of the send and revoke endpoints, in the order and with the codes of the reference.
+"""Body checks of the send, revoke and address-book endpoints, with the codes of ``rules``.
 
 Pure functions over an already parsed JSON object; they answer the first broken rule or None.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from fxiaoke_provider.protocol import (
+from fxiaoke_provider.sandbox.rules import (
     ARTICLE_AUTHOR_MAX,
     ARTICLE_DESCRIPTION_MAX,
     ARTICLE_TITLE_MAX,
     ARTICLE_TYPES,
+    CONVERT_USER_ID_FIELD,
+    EMPLOYEE_ID,
     EMPTY_TEXT,
+    INVALID_PARAMETER,
     MAX_ARTICLES,
     MAX_RECIPIENTS_PER_REQUEST,
     MSG_TYPE_INVALID,
     MSG_TYPE_UNSUPPORTED,
     MSG_TYPES,
+    OPEN_USER_ID_RE,
     TO_USER_INVALID,
     TO_USER_MISSING,
+    id_kind,
+    recipient_kind,
 )
-from fxiaoke_provider.sandbox.config import INVALID_PARAMETER
-
-EMPLOYEE_ID_RE = re.compile(r"[0-9]{1,12}")
-OPEN_USER_ID_RE = re.compile(r"FSUID_\w+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,27 @@ def _filled(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def check_recipients(body: dict[str, Any]) -> Rejection | None:
+_KIND_WORDS = {EMPLOYEE_ID: "CRM employee ids (digits)", "open": "open user ids (FSUID_...)"}
+
+
+def check_recipients(body: dict[str, Any], style: str) -> Rejection | None:
+    """``toUser``: a list of 1 to 500 ids, all of the one kind this auth style takes (``rules``)."""
     to_user = body.get("toUser")
     if to_user is None:
         return Rejection(TO_USER_MISSING, "toUser missing")
     if not isinstance(to_user, list) or not 1 <= len(to_user) <= MAX_RECIPIENTS_PER_REQUEST:
         return Rejection(TO_USER_INVALID, f"toUser must be a list of 1 to {MAX_RECIPIENTS_PER_REQUEST} ids")
-    pattern = OPEN_USER_ID_RE if body.get("convertUserId") is True else EMPLOYEE_ID_RE
-    for user in to_user:
-        if not isinstance(user, str) or pattern.fullmatch(user) is None:
-            return Rejection(TO_USER_INVALID, "toUser holds an id that is not valid here")
+    kinds = {id_kind(user) for user in to_user}
+    if None in kinds:
+        return Rejection(TO_USER_INVALID, "toUser holds an id that is neither an employee id nor an open id")
+    if len(kinds) > 1:
+        return Rejection(TO_USER_INVALID, "toUser mixes employee ids and open ids")
+    wanted = recipient_kind(style, body.get(CONVERT_USER_ID_FIELD))
+    if kinds != {wanted}:
+        how = f"{style} style"
+        if style == "header":
+            how += " with convertUserId true" if wanted != EMPLOYEE_ID else " without convertUserId true"
+        return Rejection(TO_USER_INVALID, f"toUser must hold {_KIND_WORDS[wanted]} in {how}")
     return None
 
 
@@ -107,9 +119,9 @@ def _check_articles(articles: list[Any]) -> Rejection | None:
     return None
 
 
-def check_send(body: dict[str, Any], *, needs_service_id: bool) -> Rejection | None:
+def check_send(body: dict[str, Any], *, style: str, needs_service_id: bool) -> Rejection | None:
     """First broken rule of a send body: recipients, msgType, payload, payload fields, then serviceId."""
-    rejection = check_recipients(body)
+    rejection = check_recipients(body, style)
     if rejection is not None:
         return rejection
     msg_type = body.get("msgType")
@@ -134,4 +146,26 @@ def check_revoke(body: dict[str, Any]) -> Rejection | None:
     for key in ("serviceId", "messageId"):
         if not _filled(body.get(key)):
             return _invalid(key, "required, a non-empty string")
+    return None
+
+
+def check_mobile(body: dict[str, Any]) -> Rejection | None:
+    if not _filled(body.get("mobile")):
+        return _invalid("mobile", "required, a non-empty string")
+    return None
+
+
+def check_open_user_id(body: dict[str, Any]) -> Rejection | None:
+    value = body.get("openUserId")
+    if not isinstance(value, str) or OPEN_USER_ID_RE.fullmatch(value) is None:
+        return _invalid("openUserId", "required, an open user id FSUID_...")
+    return None
+
+
+def check_simple_list(body: dict[str, Any]) -> Rejection | None:
+    department_id = body.get("departmentId")
+    if isinstance(department_id, bool) or not isinstance(department_id, int):
+        return _invalid("departmentId", "required, a department id (a number)")
+    if "fetchChild" in body and not isinstance(body["fetchChild"], bool):
+        return _invalid("fetchChild", "must be true or false")
     return None

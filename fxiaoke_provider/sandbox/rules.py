@@ -1,0 +1,255 @@
+"""The gateway's rules as the SANDBOX states them, on its own, from the project's OpenAPI reference.
+
+This module is deliberately independent of the client (``fxiaoke_provider.protocol`` and friends):
+the sandbox is a test double of the gateway, so a rule the client gets wrong must not be wrong here
+too, or no test could notice. Source: the project's OpenAPI reference (``fxiaoke-openapi.md``,
+gathered from the Fxiaoke developer manual, Fxiaoke's own demo and public SDKs).
+
+Each rule carries its evidence mark in a comment, as the reference grades it:
+
+* ``[manual]``     a current manual page says so;
+* ``[code]``       several public clients, or Fxiaoke's own demo, do it this way;
+* ``[secondary]``  only a secondary summary of the manual says so;
+* ``[sandbox]``    the reference is silent: the sandbox had to choose (listed in ``ASSUMPTIONS``).
+
+Everything marked ``[secondary]`` or ``[sandbox]`` is listed in ``ASSUMPTIONS`` so the README can
+quote it; tests and clients must not treat those as facts about the real gateway.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Final
+
+# --- paths ------------------------------------------------------------------------------------------
+TOKEN_PATH: Final = "/oauth2.0/token"  # [manual] current (header) style token call
+LEGACY_TOKEN_PATH: Final = "/cgi/corpAccessToken/get/V2"  # [manual] legacy (body) style token call
+TOKEN_PATHS: Final = frozenset({TOKEN_PATH, LEGACY_TOKEN_PATH})
+APP_MESSAGE_SEND_PATH: Final = "/cgi/message/send"  # [manual] send as the app itself
+SERVICE_MESSAGE_SEND_PATH: Final = "/cgi/app/message/send"  # [manual] send as a service account
+SERVICE_MESSAGE_REVOKE_PATH: Final = "/cgi/app/message/revoke"  # [manual] revoke a service message
+SEND_PATHS: Final = frozenset({APP_MESSAGE_SEND_PATH, SERVICE_MESSAGE_SEND_PATH})
+USER_BY_MOBILE_PATH: Final = "/cgi/user/getByMobile"  # [code] address book: mobile -> empList
+USER_GET_PATH: Final = "/cgi/user/get"  # [code] address book: one employee by openUserId
+USER_SIMPLE_LIST_PATH: Final = "/cgi/user/simpleList"  # [code] employees of a department
+DEPARTMENT_LIST_PATH: Final = "/cgi/department/list"  # [code] all departments
+DIRECTORY_PATHS: Final = frozenset(
+    {USER_BY_MOBILE_PATH, USER_GET_PATH, USER_SIMPLE_LIST_PATH, DEPARTMENT_LIST_PATH}
+)
+MEDIA_UPLOAD_PATH: Final = "/media/upload/message"  # [manual] material upload, multipart/form-data
+BUSINESS_PATHS: Final = SEND_PATHS | {SERVICE_MESSAGE_REVOKE_PATH} | DIRECTORY_PATHS | {MEDIA_UPLOAD_PATH}
+API_PATHS: Final = TOKEN_PATHS | BUSINESS_PATHS
+
+#: Query parameter carrying the caller's trace id: a fresh UUID v4 per request. [manual]
+TRACE_QUERY_PARAM: Final = "thirdTraceId"
+
+# --- auth -------------------------------------------------------------------------------------------
+HEADER_STYLE: Final = "header"
+LEGACY_STYLE: Final = "legacy"
+TOKEN_GRANT_TYPE: Final = "app_secret"  # [manual] body field grantType of the header-style token call
+#: Fields the token call needs, per auth style. [manual]
+TOKEN_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    HEADER_STYLE: ("appId", "appSecret", "permanentCode", "grantType"),
+    LEGACY_STYLE: ("appId", "appSecret", "permanentCode"),
+}
+HEADER_AUTHORIZATION: Final = "authorization"  # [manual] "Bearer <accessToken>", one space
+HEADER_EA: Final = "x-fs-ea"  # [manual] the enterprise account from the token answer
+HEADER_USER_ID: Final = "x-fs-userid"  # [manual] acting CRM employee id, on every call but token calls
+BEARER_PREFIX: Final = "Bearer "  # [manual]
+LEGACY_TOKEN_FIELD: Final = "corpAccessToken"  # [manual] top-level body field (query param for uploads)
+LEGACY_CORP_ID_FIELD: Final = "corpId"  # [manual] likewise
+CONVERT_USER_ID_FIELD: Final = "convertUserId"  # [secondary] header style: toUser holds FSUID_ ids
+
+# --- ids --------------------------------------------------------------------------------------------
+#: A CRM employee id: digits, e.g. ``1000``. [manual] (length cap of 12 digits: [sandbox])
+EMPLOYEE_ID_RE: Final = re.compile(r"[0-9]{1,12}")
+#: An open user id, ``FSUID_...``. [code]
+OPEN_USER_ID_RE: Final = re.compile(r"FSUID_\w+", re.ASCII)
+EMPLOYEE_ID: Final = "employee"
+OPEN_USER_ID: Final = "open"
+
+
+def id_kind(value: object) -> str | None:
+    """``employee`` (digits), ``open`` (``FSUID_...``) or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    if EMPLOYEE_ID_RE.fullmatch(value):
+        return EMPLOYEE_ID
+    if OPEN_USER_ID_RE.fullmatch(value):
+        return OPEN_USER_ID
+    return None
+
+
+def recipient_kind(style: str, convert_user_id: object) -> str:
+    """The one id kind ``toUser`` must hold for a request of this auth style.
+
+    Header style: CRM employee ids by default; ``"convertUserId": true`` switches to ``FSUID_``
+    open ids. [secondary] Legacy style: ``FSUID_`` open ids as they are, no ``convertUserId``
+    needed [code]; plain employee ids are refused there [sandbox] (no public legacy client sends
+    them), and ``convertUserId`` is ignored [sandbox]. One request holds one kind only. [sandbox]
+    """
+    if style == LEGACY_STYLE:
+        return OPEN_USER_ID
+    return OPEN_USER_ID if convert_user_id is True else EMPLOYEE_ID
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+TOKEN_LIFETIME_S: Final = 7200  # [manual] both styles
+#: Asking again before this age returns the SAME token, after it a new one (the old one stays
+#: valid until its 7200 s). Legacy style: "same token within the first 6600 s" [manual]. Header
+#: style: the page says "refresh by calling again between 6650 and 7200 s" [manual]; that the same
+#: token comes back until 6650 s is the sandbox's reading of it [sandbox].
+TOKEN_REUSE_UNTIL_S: Final[dict[str, int]] = {HEADER_STYLE: 6650, LEGACY_STYLE: 6600}
+# ``expiresIn`` in a token answer is the token's REMAINING lifetime (7200 - age), not a constant:
+# the manual's example answer shows 7084. [manual] (See ``SandboxEngine._token``.)
+#: Token endpoint: at most 10 calls a minute [secondary], counted per appId over a sliding minute [sandbox].
+TOKEN_ENDPOINT_CALLS_PER_MINUTE: Final = 10
+TOKEN_LIMIT_WINDOW_S: Final = 60.0
+
+# --- rate limits ------------------------------------------------------------------------------------
+#: Per endpoint, each counted separately: 100 calls / 20 s. [manual] Counted per (path, tenant),
+#: only for authenticated calls [sandbox].
+RATE_LIMIT_CALLS: Final = 100
+RATE_LIMIT_WINDOW_S: Final = 20.0
+
+# --- messages ---------------------------------------------------------------------------------------
+MSG_TYPES: Final[tuple[str, ...]] = ("text", "composite", "articles")  # [manual]
+MAX_RECIPIENTS_PER_REQUEST: Final = 500  # [manual]
+MAX_ARTICLES: Final = 7  # [manual]
+ARTICLE_TITLE_MAX: Final = 45  # [manual]
+ARTICLE_AUTHOR_MAX: Final = 8  # [manual]
+ARTICLE_DESCRIPTION_MAX: Final = 140  # [manual]
+ARTICLE_TYPES: Final[tuple[str, ...]] = ("TEXT", "URL")  # [manual]
+
+# --- material ---------------------------------------------------------------------------------------
+MEDIA_FIELD: Final = "media"  # [manual] multipart field holding the file
+MEDIA_MAX_BYTES: Final = 5 * 1024 * 1024  # [manual] images at most 5 MB
+#: Allowed image types [manual], by filename extension and by magic bytes [sandbox: how it checks].
+IMAGE_EXTENSIONS: Final[dict[str, str]] = {
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
+    "png": "png",
+    "gif": "gif",
+    "bmp": "bmp",
+}
+IMAGE_MAGIC: Final[tuple[tuple[bytes, str], ...]] = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+)
+#: The manual's upload answer "holds the media id" without naming the field [sandbox]; the older
+#: ``/media/upload`` route answers ``mediaId`` [code], so the sandbox uses that name.
+MEDIA_ID_FIELD: Final = "mediaId"
+
+
+def image_type(filename: str | None, content: bytes) -> str | None:
+    """The image type if the extension AND the magic bytes name the same allowed type, else None."""
+    if not filename or "." not in filename:
+        return None
+    by_name = IMAGE_EXTENSIONS.get(filename.rsplit(".", 1)[1].lower())
+    by_magic = next((kind for magic, kind in IMAGE_MAGIC if content.startswith(magic)), None)
+    return by_name if by_name is not None and by_name == by_magic else None
+
+
+# --- error codes ------------------------------------------------------------------------------------
+SUCCESS: Final = 0  # [manual] only 0 means success; errors come back as HTTP 200
+SYSTEM_BUSY: Final = -1  # [manual]
+SYSTEM_ERROR: Final = -2  # [manual]
+CREDENTIALS_REJECTED: Final = 10006  # [code] wrong appSecret / missing field on the token call
+TO_USER_MISSING: Final = 10015  # [manual]
+TO_USER_INVALID: Final = 11016  # [manual] also: wrong id kind for the style, mixed kinds [sandbox]
+MSG_TYPE_INVALID: Final = 11017  # [manual]
+MSG_TYPE_UNSUPPORTED: Final = 12003  # [manual]
+EMPTY_BODY: Final = 12004  # [manual]
+EMPTY_TEXT: Final = 12005  # [manual]
+CALL_LIMIT_EXCEEDED: Final = 14001  # [manual] (used for the token-endpoint limit: [sandbox])
+TOKEN_EXPIRED: Final = 20016  # [code] unknown, expired or forged token
+NO_CREDENTIALS: Final = 20017  # [manual] no credentials in the request at all
+RATE_LIMITED: Final = 30004  # [manual] per-endpoint frequency exceeded
+SERVICE_EXCEPTION: Final = 50009  # [manual] e.g. a timeout: outcome unknown
+#: Sandbox-specific "invalid parameter": the reference names no code for these cases. [sandbox]
+INVALID_PARAMETER: Final = 10002
+
+CODE_DESCRIPTIONS: Final[dict[int, str]] = {
+    SYSTEM_BUSY: "system busy",
+    SYSTEM_ERROR: "system error",
+    CREDENTIALS_REJECTED: "credentials rejected",
+    TO_USER_MISSING: "toUser missing",
+    TO_USER_INVALID: "toUser invalid",
+    MSG_TYPE_INVALID: "msgType invalid",
+    MSG_TYPE_UNSUPPORTED: "message type not supported",
+    EMPTY_BODY: "empty POST body",
+    EMPTY_TEXT: "empty text content",
+    CALL_LIMIT_EXCEEDED: "call limit exceeded",
+    TOKEN_EXPIRED: "access token unknown or expired",
+    NO_CREDENTIALS: "no credentials in the request",
+    RATE_LIMITED: "call frequency exceeded",
+    SERVICE_EXCEPTION: "service exception",
+    INVALID_PARAMETER: "invalid parameter",
+    20021: "app disabled for this enterprise",
+    20022: "enterprise has not authorised the app",
+    15003: "app lacks permission",
+    30002: "daily Open API quota exhausted",
+    30003: "no Open API quota purchased",
+}
+
+
+def describe_code(code: int) -> str:
+    """The sandbox's own words for a code (the real gateway's texts differ and change)."""
+    return CODE_DESCRIPTIONS.get(code, "error")
+
+
+# --- loopback ---------------------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1): the only places it listens."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+#: What the sandbox assumes where the reference is silent or only secondary. Quoted by the README;
+#: the real gateway may behave differently on every one of these.
+ASSUMPTIONS: Final[tuple[str, ...]] = (
+    "[sandbox] Header style hands out the same token until it is 6650 s old (the sandbox's reading of "
+    '"refresh by calling again between 6650 and 7200 s"); legacy style until 6600 s, as its page says.',
+    "[secondary] Header style: toUser holds CRM employee ids (digits) unless the body says "
+    '"convertUserId": true, then FSUID_ open ids.',
+    "[sandbox] Legacy style refuses plain employee ids in toUser with 11016 (no public legacy client "
+    "sends them) and ignores convertUserId.",
+    "[sandbox] A toUser mixing employee ids and open ids is refused with 11016.",
+    "[sandbox] Well-formed recipient ids that are not in the sandbox's directory are accepted; the "
+    "delivery record then names no person for them.",
+    "[sandbox] A toUser listing the same person twice counts as two deliveries to that person.",
+    "[sandbox] x-fs-userid must be digits; it need not be a person in the directory.",
+    "[secondary] The token endpoint allows at most 10 calls a minute (per appId, sliding minute) and "
+    "must not be called concurrently; the sandbox counts concurrent calls but still answers them.",
+    "[sandbox] Over the token-endpoint limit the sandbox answers 14001 (the real code is undocumented).",
+    "[sandbox] The per-endpoint limit (100 / 20 s) is answered with 30004, never 14001, and counts "
+    "authenticated calls only, per path and tenant.",
+    "[sandbox] errorCode 10002 (invalid parameter) for every malformed request the reference names no "
+    "code for: missing/non-UUID thirdTraceId, a broken card or article field, missing serviceId or "
+    "messageId, a bad x-fs-userid, both auth styles in one request, bad address-book arguments, a "
+    "refused upload.",
+    "[sandbox] Revoke accepts any non-empty messageId and matches it to no send (nothing public says "
+    "where a messageId comes from).",
+    "[sandbox] Send answers carry only the common fields; the opt-in message_ids=True makes them also "
+    "carry a messageId, a HYPOTHETICAL tenant behaviour for testing a client's plumbing, not a "
+    "documented one.",
+    "[sandbox] The upload answer names the media id mediaId (the older /media/upload route's name).",
+    "[sandbox] Uploads are checked by filename extension AND magic bytes; type and size failures, and "
+    "a missing media field, answer 10002.",
+    "[sandbox] In legacy style the upload takes corpAccessToken and corpId as query parameters only "
+    "(the manual's example), not as form fields.",
+    "[sandbox] An article's coverImage is any non-empty string; unknown media ids are not refused.",
+    "[sandbox] getByMobile with an unknown mobile answers errorCode 0 and an empty empList.",
+    "[sandbox] user/get answers the employee's fields at the top level (openUserId, name, mobile, "
+    "departmentIds); an unknown openUserId, like an unknown departmentId, answers 10002.",
+    "[sandbox] Address-book answers carry open ids only, never employee ids.",
+    "[sandbox] The root department has parentId 0.",
+)
