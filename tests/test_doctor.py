@@ -115,7 +115,7 @@ def test_json_report_for_machines(sandbox, use_connection, capfd):
 
 
 def test_legacy_style_reports_the_corp_id(sandbox, use_connection, capfd):
-    use_connection(sandbox, auth_style="legacy")
+    use_connection(sandbox, auth_style="legacy", user_id="")  # legacy style needs no acting user
     code, out, _ = doctor(capfd)
     assert code == 0, out
     assert "OK legacy style accepted: enterprise (corpId) FSCID_sandbox0001" in line(out, "token")
@@ -292,7 +292,7 @@ def test_send_needs_a_service_account(sandbox, use_connection, monkeypatch, capf
 
 
 def test_legacy_style_sends_the_open_id_as_is(sandbox, use_connection, capfd):
-    use_connection(sandbox, auth_style="legacy")
+    use_connection(sandbox, auth_style="legacy", user_id=DEFAULT_OPEN_USER_ID)
     bodies: list[dict] = []
 
     def recording_hook(conn_id: str):

@@ -56,6 +56,10 @@ def code(value: int, outcome: str, **kw) -> tuple[str, Row]:
 
 TABLE = dict(
     [
+        (
+            "credentials echoed in errorMessage",
+            Row("echo_secrets", {"code": protocol.NO_QUOTA}, FAILED_FAST, in_message="errorCode 30003"),
+        ),
         code(protocol.RATE_LIMITED, DELIVERED),
         code(protocol.CALL_LIMIT_EXCEEDED, DELIVERED),
         code(protocol.SYSTEM_BUSY, DELIVERED),

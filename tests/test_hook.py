@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import time
 import uuid
 from pathlib import Path
@@ -119,13 +120,39 @@ def test_1234_recipients_go_out_in_three_ordered_batches(sandbox: SandboxGateway
     assert len({a["traceId"] for a in answers}) == 3
 
 
-def test_revoke(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+def test_send_keeps_the_message_id_an_answer_carries(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    [plain] = hook.send_message(["1000"], "the documented answer has no messageId")
+    assert "messageId" not in plain
+    sandbox.set_message_ids(True)
     [sent] = hook.send_message(["1000"], "oops, wrong group")
-    answer = hook.revoke_message(sent["traceId"])
+    assert sent["messageId"] == sandbox.messages()[1]["messageId"] != sent["traceId"]
+
+
+@pytest.mark.parametrize("path", [TOKEN_PATH, SERVICE_MESSAGE_SEND_PATH])
+def test_gateway_text_echoing_credentials_is_redacted(
+    sandbox: SandboxGateway, hook: FxiaokeHook, path
+) -> None:
+    """The gateway's errorMessage is untrusted: what it quotes of the request never reaches our text."""
+    if path != TOKEN_PATH:
+        hook.get_token()
+    sandbox.add_fault(path, "echo_secrets", code=15003)
+    with pytest.raises(FxiaokeError) as excinfo:
+        hook.send_message(["1000"], "x")
+    error = excinfo.value
+    texts = [str(error), repr(error), error.error_message or "", str(pickle.loads(pickle.dumps(error)))]
+    assert "errorCode 15003" in texts[0] and "***" in (error.error_message or "")
+    for secret in [DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, *sandbox.issued_tokens()]:
+        assert all(secret not in text for text in texts)
+
+
+def test_revoke(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    sandbox.set_message_ids(True)
+    [sent] = hook.send_message(["1000"], "oops, wrong group")
+    answer = hook.revoke_message(sent["messageId"])
     assert answer["errorCode"] == 0
     [revoke] = sandbox.revokes()
     assert revoke["serviceId"] == SERVICE_ID
-    assert revoke["messageId"] == sent["traceId"]
+    assert revoke["messageId"] == sent["messageId"]
     assert revoke["matched"] is True
     assert sandbox.messages()[0]["revoked"] is True
     hook.revoke_message("another-id", service_id="FSAID_other")
@@ -135,8 +162,8 @@ def test_revoke(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
 def test_every_request_has_a_fresh_uuid4_third_trace_id(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
     hook.send_message([str(i) for i in range(1, 1001)], "two batches")
     hook.send_message(["1000"], CARD, msg_type="composite")
-    [sent] = hook.send_message(["1000"], "one more")
-    hook.revoke_message(sent["traceId"])
+    hook.send_message(["1000"], "one more")
+    hook.revoke_message("MSG-1")
     recorded = sandbox.requests()
     assert [r["path"] for r in recorded] == [TOKEN_PATH] + [SERVICE_MESSAGE_SEND_PATH] * 4 + [
         SERVICE_MESSAGE_REVOKE_PATH

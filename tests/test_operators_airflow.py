@@ -15,7 +15,11 @@ import pytest
 
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokeTransientError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY, FxiaokeSendMessageOperator
+from fxiaoke_provider.operators.fxiaoke import (
+    MESSAGE_IDS_XCOM_KEY,
+    TRACE_IDS_XCOM_KEY,
+    FxiaokeSendMessageOperator,
+)
 from fxiaoke_provider.protocol import (
     ARTICLE_TITLE_MAX,
     CRM_RECORD_LINK_PREFIX,
@@ -51,6 +55,7 @@ def _paths(sandbox) -> list[str]:
 # --- one run: templates everywhere, XCom of single and split sends, downstream use, revoke ---------
 def test_templated_sends_xcom_revoke_and_no_secret_in_xcom(sandbox, use_connection):
     use_connection(sandbox)
+    sandbox.set_message_ids(True)  # this tenant's gateway answers sends with a messageId
     dag_run = run_dag(load_dag(DAGS / "fxiaoke_it_operators.py", "fxiaoke_it_operators"))
 
     assert task_states(dag_run) == dict.fromkeys(
@@ -106,9 +111,14 @@ def test_templated_sends_xcom_revoke_and_no_secret_in_xcom(sandbox, use_connecti
     assert xcom(dag_run, "digest") == digest["traceId"]
     assert xcom(dag_run, "read_trace_id") == {"arg": card["traceId"], "list": [card["traceId"]]}
 
-    # revoke: message id templated from the send's XCom; the sandbox marks that very message revoked
+    # message ids: aligned with the traceIds, one per request
+    assert xcom(dag_run, "card", key=MESSAGE_IDS_XCOM_KEY) == [card["messageId"]]
+    assert xcom(dag_run, "broadcast", key=MESSAGE_IDS_XCOM_KEY) == [m["messageId"] for m in broadcast]
+    assert card["messageId"] and card["messageId"] != card["traceId"]
+
+    # revoke: the messageId templated from the send's XCom; the sandbox marks that very message revoked
     (revoke,) = sandbox.revokes()
-    assert revoke["messageId"] == card["traceId"]
+    assert revoke["messageId"] == card["messageId"]
     assert revoke["serviceId"] == "FSAID_service_templated"
     assert revoke["matched"] is True
     assert [m["revoked"] for m in sandbox.messages() if m["traceId"] == card["traceId"]] == [True]

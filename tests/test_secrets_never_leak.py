@@ -75,7 +75,8 @@ def probe_run(tmp_path_factory):
     sandbox_log = io.StringIO()
     _clear_previous_runs()
     with SandboxGateway(port=0, app=app, token_delay_s=0, log_stream=sandbox_log) as gateway:
-        gateway.add_fault(protocol.SERVICE_MESSAGE_REVOKE_PATH, "error", code=protocol.NO_QUOTA)
+        # refused for good, and the errorMessage quotes the appSecret, permanentCode and token it got
+        gateway.add_fault(protocol.SERVICE_MESSAGE_REVOKE_PATH, "echo_secrets", code=protocol.NO_QUOTA)
         conn = connection_dict(gateway, tmp_path)
         conn["password"] = app.app_secret
         conn["extra"]["permanent_code"] = app.permanent_code
@@ -128,6 +129,7 @@ def test_the_run_did_what_the_scan_relies_on(probe_run):
     assert len(texts) == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert texts[0].startswith(f"probe {DAG_ID} run ")
     assert texts[1].startswith(f"ALERT revoke_refused of {DAG_ID} failed")
+    assert "errorCode 30003" in texts[1] and "errorMessage=" in texts[1]  # the echo reached the alert
     states = probe_run["states"]
     assert states["send_ok"].startswith("success")
     assert states["revoke_refused"].startswith("failed")  # AirflowFailException: no up_for_retry
@@ -153,7 +155,16 @@ def _secrets(probe_run) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "where",
-    ["stdout", "stderr", "task log files", "AIRFLOW_HOME logs", "rendered fields", "xcom", "sandbox log"],
+    [
+        "stdout",
+        "stderr",
+        "task log files",
+        "AIRFLOW_HOME logs",
+        "rendered fields",
+        "xcom",
+        "sandbox log",
+        "alert sent",
+    ],
 )
 def test_no_secret_anywhere(probe_run, where):
     texts = {
@@ -164,8 +175,9 @@ def test_no_secret_anywhere(probe_run, where):
         "rendered fields": probe_run["rendered"],
         "xcom": probe_run["xcom"],
         "sandbox log": [probe_run["sandbox_log"]],
+        "alert sent": [m["message"]["content"] for m in probe_run["messages"][1:]],
     }[where]
-    if where in ("stdout", "stderr", "sandbox log"):
+    if where in ("stdout", "stderr", "sandbox log", "alert sent"):
         assert any(texts), f"{where} is empty: nothing to scan"
     for name, value in _secrets(probe_run).items():
         assert all(value not in text for text in texts), f"{name} leaked into {where}"

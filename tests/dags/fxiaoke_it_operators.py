@@ -80,7 +80,8 @@ with DAG(
 
     revoke = FxiaokeRevokeMessageOperator(
         task_id="revoke_card",
-        message_id="{{ ti.xcom_pull(task_ids='card') }}",
+        # the messageId the send answer carried (a tenant behaviour the sandbox models on request)
+        message_id="{{ ti.xcom_pull(task_ids='card', key='message_ids')[0] }}",
         service_id="{{ params.service_id }}",
     )
 

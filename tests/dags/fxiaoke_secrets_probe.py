@@ -1,4 +1,4 @@
-"""Test DAG: a send, a revoke that the gateway refuses for good, and a failure notification.
+"""Test DAG: a send, a revoke refused for good with credentials echoed back, and a failure notification.
 
 ``tests/test_secrets_never_leak.py`` runs it with ``airflow dags test`` against the sandbox and scans
 everything it left behind for credentials and tokens.
@@ -30,11 +30,14 @@ with DAG(
     )
     revoke = FxiaokeRevokeMessageOperator(
         task_id="revoke_refused",
-        message_id="{{ ti.xcom_pull(task_ids='send_ok') }}",
+        message_id="MSG-probe-0001",
         retries=2,  # must not be used: the refusal is permanent
         on_failure_callback=FxiaokeNotifier(
             to_users=["1000"],
-            message="ALERT {{ ti.task_id }} of {{ dag.dag_id }} failed (try {{ ti.try_number }})",
+            # the exception text quotes the gateway's errorMessage, which echoes the credentials
+            message=(
+                "ALERT {{ ti.task_id }} of {{ dag.dag_id }} failed (try {{ ti.try_number }}): {{ exception }}"
+            ),
         ),
     )
     send >> revoke
