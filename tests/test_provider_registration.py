@@ -29,7 +29,7 @@ from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
 from tests.conftest import connection_dict
 
-PACKAGE = "airflow-provider-fxiaoke"
+PACKAGE = "fxiaoke-provider"
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 AIRFLOW_SCHEMAS = Path(airflow.__file__).resolve().parent
 JSON_SCHEMA_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
