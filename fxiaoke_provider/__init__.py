@@ -3,4 +3,4 @@
 Importing this package is cheap on purpose: nothing here imports Airflow or ``requests``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

@@ -10,7 +10,7 @@ from fxiaoke_provider.connection_form import provider_info_connection_type
 
 def get_provider_info() -> dict[str, Any]:
     return {
-        "package-name": "airflow-provider-fxiaoke",
+        "package-name": "fxiaoke-provider",
         "name": "Fxiaoke",
         "description": "Fxiaoke (ShareCRM) service-account messages from Airflow: hook, operators, notifier.",
         "versions": [__version__],

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Re-pin requirements/*.txt from requirements/*.in (run by a maintainer, not by tests or CI).
+# Re-pin requirements/*.txt from requirements/*.in (run by a maintainer, not by tests or CI):
+# the Airflow test environments and the docs/distribution tools, with the project's own uv, for
+# Python 3.11 and later (requires-python).
 set -euo pipefail
-cd "$(dirname "$0")/../requirements"
+source "$(dirname "$0")/_env.sh"
+fxiaoke_bootstrap_uv
+cd "$ROOT/requirements"
 for spec in *.in; do
-    uv pip compile --quiet --universal --python-version 3.10 "$spec" -o "${spec%.in}.txt"
+    "$UV" pip compile --quiet --universal --python-version 3.11 "$spec" -o "${spec%.in}.txt"
 done

@@ -6,10 +6,12 @@ the connection test talks to the sandbox over loopback.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +31,7 @@ from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
 from tests.conftest import connection_dict
 
-PACKAGE = "airflow-provider-fxiaoke"
+PACKAGE = "fxiaoke-provider"
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 AIRFLOW_SCHEMAS = Path(airflow.__file__).resolve().parent
 JSON_SCHEMA_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
@@ -146,6 +148,47 @@ def test_providers_manager_registers_hook_form_and_notifier():
     assert set(widgets) == {f"extra__fxiaoke__{name}" for name in CONN_FIELDS}
     assert widgets["extra__fxiaoke__permanent_code"].is_sensitive
     assert "fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier" in manager.notification
+
+
+# --- the distribution's metadata -------------------------------------------------------------------
+# Imported only by the Airflow 2 webserver's connection form, which ships them with Airflow itself.
+AIRFLOW_2_WEBSERVER_MODULES = {"flask_appbuilder", "flask_babel", "wtforms"}
+
+
+def _third_party_imports() -> set[str]:
+    """Top-level modules the package imports that are neither its own nor the standard library."""
+    modules: set[str] = set()
+    for path in Path(fxiaoke_provider.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return modules - set(sys.stdlib_module_names) - {"fxiaoke_provider"}
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    distribution = importlib.metadata.distribution(PACKAGE)
+    declared = {re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0].lower() for req in distribution.requires or []}
+    providers = importlib.metadata.packages_distributions()
+    undeclared = {}
+    for module in sorted(_third_party_imports() - AIRFLOW_2_WEBSERVER_MODULES):
+        names = {name.lower() for name in providers.get(module, [])}
+        # "airflow" is split over apache-airflow-core, -task-sdk...: apache-airflow brings them all
+        if module == "airflow" and "apache-airflow" in declared:
+            continue
+        if not names & declared:
+            undeclared[module] = sorted(names)
+    assert undeclared == {}, f"imported but not in the dependencies of {PACKAGE}: {undeclared}"
+
+
+def test_distribution_metadata_names_license_and_python():
+    metadata = importlib.metadata.metadata(PACKAGE)
+    assert metadata["Name"] == PACKAGE == get_provider_info()["package-name"]
+    assert metadata["Version"] == fxiaoke_provider.__version__
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata["Requires-Python"] == ">=3.11"
+    assert "Programming Language :: Python :: 3.11" in metadata.get_all("Classifier")
 
 
 # --- the airflow CLI ------------------------------------------------------------------------------
