@@ -208,4 +208,3 @@ def describe_code(code: int | None) -> str:
     if code is None:
         return "no errorCode in the answer"
     return CODE_DESCRIPTIONS.get(code, "see the Fxiaoke error-code table")
-
