@@ -497,3 +497,10 @@ def test_hook_timeout_argument_applies(sandbox: SandboxGateway, use_connection) 
     assert "no answer within 0.3s" in str(excinfo.value)
     assert excinfo.value.path == SERVICE_MESSAGE_SEND_PATH
     assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1  # outcome unknown: not repeated
+
+
+def test_revoke_of_a_send_whose_answer_had_no_message_id_sends_nothing(sandbox, hook) -> None:
+    hook.get_token()
+    with pytest.raises(FxiaokeInvalidInputError, match="the send answer carried no messageId"):
+        hook.revoke_message("None")  # what a templated xcom_pull of [None][0] renders to
+    assert sandbox.revokes() == []

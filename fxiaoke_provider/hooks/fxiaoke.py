@@ -334,6 +334,11 @@ class FxiaokeHook(BaseHook):
         carried one).
         """
         with self._airflow_semantics():
+            if isinstance(message_id, str) and message_id.strip() == "None":
+                # what "{{ ti.xcom_pull(..., key='message_ids')[0] }}" renders to when the answer had none
+                raise FxiaokeInvalidInputError(
+                    "message_id", "required; got 'None' (the send answer carried no messageId)"
+                )
             body = {protocol.MESSAGE_ID_FIELD: messages.check_id(message_id, "message_id")}
             if service_id is None:
                 service_id = self.config.service_id
