@@ -57,3 +57,19 @@ def test_fan_out_of_5000_is_ceil_n_over_500_requests(sandbox: SandboxGateway, us
     sent = sandbox.messages()
     assert len(sent) == expected
     assert [user for message in sent for user in message["toUser"]] == recipients  # in order, once each
+
+
+def test_each_person_once_across_batches(sandbox: SandboxGateway, use_connection, caplog) -> None:
+    """800 ids listed, 200 of them a second time (some would land in another batch): 600 deliveries."""
+    use_connection(sandbox)
+    unique = [str(1000 + i) for i in range(600)]
+    listed = unique + unique[::3]
+    with caplog.at_level("INFO", logger="fxiaoke_provider.hooks.fxiaoke"):
+        answers = FxiaokeHook().send_message(listed, "Once each, please.")
+    delivered = [user for m in sandbox.messages() for user in m["toUser"]]
+    dropped = len(listed) - len(delivered)
+    print(f"\n{len(listed)} ids listed, {dropped} repeats dropped: ", end="")
+    print(f"{len(delivered)} deliveries in {len(answers)} requests")
+    assert delivered == unique  # first occurrence wins, order kept
+    assert [len(m["toUser"]) for m in sandbox.messages()] == [500, 100]
+    assert "Dropped 200 repeated recipient id(s)" in caplog.text
