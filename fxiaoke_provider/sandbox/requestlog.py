@@ -25,26 +25,11 @@ class RequestLog:
     def enabled(self) -> bool:
         return self.stream is not None
 
-    def write(
-        self,
-        record: dict[str, Any],
-        *,
-        at: float,
-        shown_trace_id: str,
-        fault: Fault | None,
-        msg_type: str | None,
-        recipients: int | None,
-    ) -> None:
+    def write(self, record: dict[str, Any], **details: Any) -> None:
+        """One line for ``record``; ``details`` are ``format_line``'s keyword arguments."""
         if self.stream is None:
             return
-        line = format_line(
-            record,
-            at=at,
-            shown_trace_id=shown_trace_id,
-            fault=fault,
-            msg_type=msg_type,
-            recipients=recipients,
-        )
+        line = format_line(record, **details)
         # a closed or broken stream must not fail the request: the gateway keeps serving
         with self._lock, contextlib.suppress(OSError, ValueError):
             self.stream.write(line + "\n")
