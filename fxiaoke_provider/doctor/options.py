@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fxiaoke_provider import protocol
+from fxiaoke_provider.connection import DEFAULT_CONN_ID
 
-DEFAULT_CONN_ID = "fxiaoke_default"
 PROG = "python -m fxiaoke_provider.doctor"
 DESCRIPTION = (
     "Check an Fxiaoke connection against the gateway: fields, host, one token call. Read-only "
