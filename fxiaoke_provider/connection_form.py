@@ -56,8 +56,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 def _placeholder(spec: ExtraField) -> str | None:
     if spec.example is not None:
         return spec.example
-    if spec.default is None or isinstance(spec.default, bool):
+    if spec.default is None:
         return None
+    if isinstance(spec.default, bool):
+        return str(spec.default).lower()
     return f"{spec.default:g}" if isinstance(spec.default, float) else str(spec.default)
 
 
