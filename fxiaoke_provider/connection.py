@@ -15,15 +15,16 @@ from urllib.parse import urlsplit
 
 from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError
+from fxiaoke_provider.extra_fields import EXTRA_FIELDS, parser_args
 
 CONN_TYPE = "fxiaoke"
 #: The connection id operators, the notifier and the hook use when none is given.
 DEFAULT_CONN_ID = "fxiaoke_default"
-TOKEN_CACHE_MODES = ("file", "memory")
-DEFAULT_TIMEOUT_S = 30.0
+TOKEN_CACHE_MODES = EXTRA_FIELDS["token_cache"].choices
+DEFAULT_TIMEOUT_S = EXTRA_FIELDS["timeout"].default
 #: 7 attempts wait 0.5+1+2+4+8+16 s (+ jitter): longer than the gateway's 20 s rate-limit window.
-DEFAULT_RETRY_MAX_ATTEMPTS = 7
-DEFAULT_RETRY_MAX_WAIT_S = 30.0
+DEFAULT_RETRY_MAX_ATTEMPTS = EXTRA_FIELDS["retry_max_attempts"].default
+DEFAULT_RETRY_MAX_WAIT_S = EXTRA_FIELDS["retry_max_wait"].default
 
 
 class ConnectionLike(Protocol):
@@ -68,6 +69,7 @@ class FxiaokeConnectionConfig:
     allow_insecure_http: bool = False
     ca_bundle: str | None = None
     proxy: str | None = None
+    language: str = EXTRA_FIELDS["language"].default
 
     @property
     def is_plain_http(self) -> bool:
@@ -236,11 +238,11 @@ def config_from_connection(
     permanent_code = required(
         reader.text("permanent_code"), "extra 'permanent_code'", "the app's permanentCode"
     )
-    auth_style = reader.choice("auth_style", protocol.AUTH_STYLES, protocol.DEFAULT_AUTH_STYLE)
+    auth_style = reader.choice("auth_style", **parser_args("auth_style"))
     user_id = check_acting_user(reader, auth_style)
 
     base_url = parse_base_url(conn_id, conn.host, conn.schema, conn.port)
-    allow_insecure_http = reader.flag("allow_insecure_http")
+    allow_insecure_http = reader.flag("allow_insecure_http", **parser_args("allow_insecure_http"))
     hostname = urlsplit(base_url).hostname or ""
     if base_url.startswith("http://") and not (is_loopback(hostname) or allow_insecure_http):
         raise FxiaokeConnectionConfigError(
@@ -264,21 +266,20 @@ def config_from_connection(
         user_id=user_id,
         auth_style=auth_style,
         service_id=reader.text("service_id"),
-        timeout_s=reader.number("timeout", DEFAULT_TIMEOUT_S, minimum=0.001),
-        token_cache=reader.choice("token_cache", TOKEN_CACHE_MODES, "file"),
+        timeout_s=reader.number("timeout", **parser_args("timeout")),
+        token_cache=reader.choice("token_cache", **parser_args("token_cache")),
         token_cache_dir=reader.text("token_cache_dir"),
         retry=RetrySettings(
-            max_attempts=reader.number(
-                "retry_max_attempts", DEFAULT_RETRY_MAX_ATTEMPTS, minimum=1, integer=True
+            max_attempts=reader.number("retry_max_attempts", **parser_args("retry_max_attempts")),
+            max_wait_s=reader.number("retry_max_wait", **parser_args("retry_max_wait")),
+            retry_unknown_outcome=reader.flag(
+                "retry_unknown_outcome", **parser_args("retry_unknown_outcome")
             ),
-            max_wait_s=reader.number("retry_max_wait", DEFAULT_RETRY_MAX_WAIT_S, minimum=0),
-            retry_unknown_outcome=reader.flag("retry_unknown_outcome"),
         ),
-        rate_limit_calls=reader.number(
-            "rate_limit_calls", protocol.RATE_LIMIT_CALLS, minimum=0, integer=True
-        ),
-        rate_limit_window_s=reader.number("rate_limit_window", protocol.RATE_LIMIT_WINDOW_S, minimum=0),
+        rate_limit_calls=reader.number("rate_limit_calls", **parser_args("rate_limit_calls")),
+        rate_limit_window_s=reader.number("rate_limit_window", **parser_args("rate_limit_window")),
         allow_insecure_http=allow_insecure_http,
         ca_bundle=ca_bundle,
         proxy=reader.text("proxy"),
+        language=reader.choice("language", **parser_args("language")),
     )

@@ -1,5 +1,9 @@
 """The ``fxiaoke`` connection form as data: Airflow 3.2+ renders it from provider info without
-importing the hook; older versions get the same fields as wtforms widgets from the hook."""
+importing the hook; older versions get the same fields as wtforms widgets from the hook.
+
+Every field comes from ``extra_fields.EXTRA_FIELDS``, the table the parser reads too, so the form
+declares exactly the extras the provider reads, with the parser's types, bounds and defaults.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +11,57 @@ import copy
 from typing import Any
 
 from fxiaoke_provider import protocol
+from fxiaoke_provider.extra_fields import EXTRA_FIELDS, ExtraField
+
+HOOK_NAME = "Fxiaoke (ShareCRM)"
+
+#: Airflow masks values of fields whose name contains one of these words (its secrets masker's
+#: sensitive names); a default there would pre-fill the form with "***", so the description says it.
+_MASKED_NAME_PARTS = ("token", "proxy", "secret", "password", "passwd", "api_key", "private_key")
+
+_JSON_TYPES = {
+    "text": "string",
+    "secret": "string",
+    "choice": "string",
+    "number": "number",
+    "integer": "integer",
+    "flag": "boolean",
+}
+
+
+def is_masked_name(key: str) -> bool:
+    return any(part in key.lower() for part in _MASKED_NAME_PARTS)
+
+
+def field_schema(spec: ExtraField) -> dict[str, Any]:
+    """JSON schema of one extra, as ``conn-fields`` declares it."""
+    schema: dict[str, Any] = {"type": [_JSON_TYPES[spec.kind], "null"]}
+    if spec.kind == "secret":
+        schema["format"] = "password"
+    if spec.choices:
+        schema["enum"] = [*spec.choices, None]
+    if spec.minimum is not None:
+        schema["minimum"] = spec.minimum
+    if spec.default is not None and not is_masked_name(spec.key):
+        schema["default"] = spec.default
+    return schema
+
 
 CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "permanent_code": {
-        "label": "Permanent Code",
-        "schema": {"type": ["string", "null"], "format": "password"},
-        "description": "Required. The app's permanentCode from the Fxiaoke developer console.",
-    },
-    "user_id": {
-        "label": "Acting User ID",
-        "schema": {"type": ["string", "null"]},
-        "description": "CRM employee id the calls act as (sent as x-fs-userid), e.g. 1000. "
-        "Required with the header auth style.",
-    },
-    "service_id": {
-        "label": "Service Account ID",
-        "schema": {"type": ["string", "null"]},
-        "description": "Optional. Default service account that sends messages; "
-        "without one, messages are sent by the app itself.",
-    },
-    "auth_style": {
-        "label": "Auth Style",
-        "schema": {"type": ["string", "null"], "enum": [*protocol.AUTH_STYLES, None], "default": "header"},
-        "description": "header (current: Bearer token headers) or legacy (corpAccessToken in the body).",
-    },
-    "timeout": {
-        "label": "Timeout (seconds)",
-        "schema": {"type": ["number", "null"], "minimum": 1},
-        "description": "Optional. Seconds to wait for an answer; default 30.",
-    },
-    "token_cache": {
-        "label": "Token Cache",
-        # no "default": the API server masks values of fields named like "token" as "***", and the
-        # form would be pre-filled with that; the placeholder shows the default instead
-        "schema": {"type": ["string", "null"], "enum": ["file", "memory"]},
-        "description": "file: one token shared by all task processes on a worker (default); "
-        "memory: one token per hook.",
-    },
-    "proxy": {
-        "label": "HTTPS Proxy",
-        "schema": {"type": ["string", "null"]},
-        "description": "Optional. Proxy URL for calls to the gateway.",
-    },
-    "ca_bundle": {
-        "label": "CA Bundle Path",
-        "schema": {"type": ["string", "null"]},
-        "description": "Optional. CA bundle file, for proxies that re-sign TLS traffic.",
-    },
+    key: {"label": spec.label, "schema": field_schema(spec), "description": spec.description}
+    for key, spec in EXTRA_FIELDS.items()
 }
+
+
+def _placeholder(spec: ExtraField) -> str | None:
+    if spec.example is not None:
+        return spec.example
+    if spec.default is None:
+        return None
+    if isinstance(spec.default, bool):
+        return str(spec.default).lower()
+    return f"{spec.default:g}" if isinstance(spec.default, float) else str(spec.default)
+
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden_fields": ["schema", "port"],
@@ -63,15 +70,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": protocol.DEFAULT_HOST,
         "login": "FSAID_...",
         "password": "appSecret",
-        "permanent_code": "permanentCode",
-        "user_id": "1000",
-        "service_id": "FSAID_...",
-        "auth_style": "header",
-        "timeout": "30",
-        "token_cache": "file",
-        "proxy": "http://proxy.internal:3128",
-        "ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
-        "extra": '{"retry_max_attempts": 7, "retry_max_wait": 30}',
+        # extras: shown by Airflow 2's form only (Airflow 3 renders the descriptions instead)
+        **{key: text for key, spec in EXTRA_FIELDS.items() if (text := _placeholder(spec)) is not None},
     },
 }
 
@@ -81,7 +81,7 @@ def provider_info_connection_type(hook_class_name: str) -> dict[str, Any]:
     behaviour = ui_field_behaviour()
     return {
         "hook-class-name": hook_class_name,
-        "hook-name": "Fxiaoke",
+        "hook-name": HOOK_NAME,
         "connection-type": "fxiaoke",
         "ui-field-behaviour": {
             "hidden-fields": behaviour["hidden_fields"],
@@ -98,18 +98,18 @@ def ui_field_behaviour() -> dict[str, Any]:
 
 
 def connection_form_widgets() -> dict[str, Any]:
-    """wtforms widgets built from ``CONN_FIELDS`` (imports Flask only when the old UI asks)."""
+    """wtforms widgets built from the table (imports Flask only when the old UI asks)."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
-    from wtforms import PasswordField, StringField
+    from wtforms import BooleanField, PasswordField, StringField
 
     widgets: dict[str, Any] = {}
-    for name, spec in CONN_FIELDS.items():
-        if spec["schema"].get("format") == "password":
-            field_class, widget = PasswordField, BS3PasswordFieldWidget()
+    for name, spec in EXTRA_FIELDS.items():
+        label, description = lazy_gettext(spec.label), spec.description
+        if spec.kind == "flag":
+            widgets[name] = BooleanField(label, default=bool(spec.default), description=description)
+        elif spec.kind == "secret":
+            widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
         else:
-            field_class, widget = StringField, BS3TextFieldWidget()
-        widgets[name] = field_class(
-            lazy_gettext(spec["label"]), widget=widget, description=spec["description"]
-        )
+            widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
     return widgets

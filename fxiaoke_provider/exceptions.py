@@ -83,7 +83,7 @@ class FxiaokeInvalidInputError(FxiaokeError, ValueError):
 
     def __init__(self, field: str, rule: str) -> None:
         self.field = field
-        self.rule = rule
+        self.rule = redact(rule)  # rules quote the bad value, which may be (or hold) a secret
         super().__init__(f"{field}: {rule}")
 
 

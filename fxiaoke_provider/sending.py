@@ -62,13 +62,13 @@ class MessageSpec:
     """
 
     to_users: Sequence[str] | str
-    message: Message
+    message: Message | None  # None only where a default is filled in before sending (the notifier)
     msg_type: str = "text"
     service_id: str | None = None
 
     def check(self) -> MessageSpec:
         self.msg_type = messages.check_msg_type(self.msg_type)
-        if not messages.has_template(self.message):
+        if self.message is not None and not messages.has_template(self.message):
             messages.build_message_fields(self.msg_type, self.message)
         if not messages.has_template(self.to_users) and not isinstance(self.to_users, str):
             messages.check_recipients(self.to_users)

@@ -17,19 +17,14 @@ from api_server import api_server as start_api_server
 from api_server import request_json
 
 from fxiaoke_provider import protocol
+from fxiaoke_provider.connection import config_from_connection
+from fxiaoke_provider.connection_form import CONN_FIELDS, HOOK_NAME, is_masked_name
+from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError
+from fxiaoke_provider.extra_fields import EXTRA_FIELDS
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
 
 LABELS = {"host": "OpenAPI Host", "login": "App ID", "password": "App Secret"}
-EXTRA_LABELS = {
-    "permanent_code": "Permanent Code",
-    "user_id": "Acting User ID",
-    "service_id": "Service Account ID",
-    "auth_style": "Auth Style",
-    "timeout": "Timeout (seconds)",
-    "token_cache": "Token Cache",
-    "proxy": "HTTPS Proxy",
-    "ca_bundle": "CA Bundle Path",
-}
+EXTRA_LABELS = {key: spec.label for key, spec in EXTRA_FIELDS.items()}
 HOOK_META_PATH = "/ui/connections/hook_meta"
 
 
@@ -49,7 +44,7 @@ def test_api_server_serves_the_fxiaoke_form(api_server):
     entries = {entry["connection_type"]: entry for entry in request_json(api_server + HOOK_META_PATH)}
     form = entries["fxiaoke"]
 
-    assert form["hook_name"] == "Fxiaoke"
+    assert form["hook_name"] == HOOK_NAME == "Fxiaoke (ShareCRM)"
     assert form["hook_class_name"] == "fxiaoke_provider.hooks.fxiaoke.FxiaokeHook"
     standard = form["standard_fields"]
     for field, label in LABELS.items():
@@ -67,6 +62,11 @@ def test_api_server_serves_the_fxiaoke_form(api_server):
     assert set(extra["auth_style"]["schema"]["enum"]) == {*protocol.AUTH_STYLES, None}
     assert extra["auth_style"]["value"] == "header"
     assert extra["timeout"]["schema"]["type"] == ["number", "null"]
+    assert extra["timeout"]["schema"]["minimum"] == 0.001
+    assert extra["retry_max_attempts"]["schema"]["type"] == ["integer", "null"]
+    assert extra["allow_insecure_http"]["schema"]["type"] == ["boolean", "null"]
+    assert set(extra["language"]["schema"]["enum"]) == {"en", "zh-CN", None}
+    assert "FSUID_" in extra["user_id"]["description"] and "1000" in extra["user_id"]["description"]
     # nothing pre-filled with a masked "***" (fields named like "token"/"proxy" are masked by Airflow)
     assert all(spec["value"] != "***" for spec in extra.values())
     assert all(spec["description"] for spec in extra.values())
@@ -96,6 +96,8 @@ def test_airflow2_form_widgets_and_field_behaviour():
     assert set(widgets) == set(EXTRA_LABELS)
     assert {name: info.field.args[0] for name, info in widgets.items()} == EXTRA_LABELS
     assert [name for name, info in widgets.items() if info.is_sensitive] == ["permanent_code"]
+    assert type(widgets["allow_insecure_http"].field).__name__ == "UnboundField"
+    assert widgets["allow_insecure_http"].field.field_class.__name__ == "BooleanField"
     assert manager.hooks["fxiaoke"].connection_testable
 
     behaviour = manager.field_behaviours["fxiaoke"]
@@ -118,7 +120,7 @@ def test_airflow2_webserver_form_renders_the_widgets():
     Babel(app)
     with app.test_request_context():
         form = create_connection_form_class()()
-        assert ("fxiaoke", "Fxiaoke") in form.conn_type.choices
+        assert ("fxiaoke", "Fxiaoke (ShareCRM)") in form.conn_type.choices
         permanent_code = form["extra__fxiaoke__permanent_code"]
         assert permanent_code.label.text == "Permanent Code"
         assert 'type="password"' in permanent_code()
@@ -126,3 +128,95 @@ def test_airflow2_webserver_form_renders_the_widgets():
         assert user_id.label.text == "Acting User ID"
         assert 'type="text"' in user_id()
         assert "x-fs-userid" in user_id.description
+
+
+# --- one table for the form and the parser ---------------------------------------------------------
+class _Conn:
+    """The smallest connection the parser reads: valid credentials plus the extras under test."""
+
+    conn_id, host, schema, port = "form_check", "http://127.0.0.1:1", None, None
+    login, password = "FSAID_form", "app-secret-value"
+
+    def __init__(self, **extra: object) -> None:
+        self.extra_dejson = {"permanent_code": "permanent-code-value", "user_id": "1000", **extra}
+
+
+def _parsed(**extra: object) -> dict:
+    config = config_from_connection(_Conn(**extra))
+    retry = config.retry
+    return {
+        "timeout": config.timeout_s,
+        "retry_max_attempts": retry.max_attempts,
+        "retry_max_wait": retry.max_wait_s,
+        "retry_unknown_outcome": retry.retry_unknown_outcome,
+        "rate_limit_calls": config.rate_limit_calls,
+        "rate_limit_window": config.rate_limit_window_s,
+        "auth_style": config.auth_style,
+        "token_cache": config.token_cache,
+        "language": config.language,
+        "allow_insecure_http": config.allow_insecure_http,
+        "token_cache_dir": config.token_cache_dir,
+        "service_id": config.service_id,
+        "proxy": config.proxy,
+        "ca_bundle": config.ca_bundle,
+        "user_id": config.user_id,
+        "permanent_code": config.permanent_code,
+    }
+
+
+def test_every_extra_the_parser_reads_is_declared_in_the_form(monkeypatch):
+    """The extras the parser reads (recorded at its one read method) are exactly the form's fields."""
+    from fxiaoke_provider.connection import ExtraReader
+
+    read: set[str] = set()
+    raw = ExtraReader.raw
+
+    def recording_raw(self, key):
+        read.add(key)
+        return raw(self, key)
+
+    monkeypatch.setattr(ExtraReader, "raw", recording_raw)
+    config_from_connection(_Conn())
+    assert read == set(CONN_FIELDS) == set(EXTRA_FIELDS)
+    assert set(_parsed()) == set(EXTRA_FIELDS)
+
+
+def test_form_defaults_are_the_parsers_defaults():
+    defaults = _parsed()
+    for key, spec in EXTRA_FIELDS.items():
+        schema = CONN_FIELDS[key]["schema"]
+        if spec.default is None:
+            assert "default" not in schema and defaults[key] in (None, "1000", "permanent-code-value")
+            continue
+        assert defaults[key] == spec.default, key
+        if is_masked_name(key):  # Airflow would pre-fill "***": the description names the default
+            assert "default" not in schema and str(spec.default) in CONN_FIELDS[key]["description"], key
+        else:
+            assert schema["default"] == spec.default, key
+
+
+@pytest.mark.parametrize("key", [k for k, s in EXTRA_FIELDS.items() if s.minimum is not None])
+def test_form_minimum_is_the_parsers_minimum(key):
+    minimum = EXTRA_FIELDS[key].minimum
+    assert CONN_FIELDS[key]["schema"]["minimum"] == minimum
+    assert _parsed(**{key: minimum})[key] == minimum  # the bound itself is accepted
+    below = minimum - (1 if EXTRA_FIELDS[key].kind == "integer" else 0.0005)
+    with pytest.raises(FxiaokeConnectionConfigError, match=rf"extra '{key}': must be >= {minimum}"):
+        _parsed(**{key: below})
+
+
+@pytest.mark.parametrize("key", [k for k, s in EXTRA_FIELDS.items() if s.choices])
+def test_form_choices_are_the_parsers_choices(key):
+    choices = EXTRA_FIELDS[key].choices
+    assert CONN_FIELDS[key]["schema"]["enum"] == [*choices, None]
+    for choice in choices:
+        assert _parsed(**{key: choice})[key].lower() == choice.lower()
+    with pytest.raises(FxiaokeConnectionConfigError, match=rf"extra '{key}': must be one of"):
+        _parsed(**{key: "not-a-choice"})
+
+
+def test_descriptions_carry_examples_airflow_3_would_otherwise_not_show():
+    """Airflow 3 does not render extra-field placeholders; the description holds the example."""
+    for key, spec in EXTRA_FIELDS.items():
+        if spec.example is not None:
+            assert spec.example in spec.description, key

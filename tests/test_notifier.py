@@ -226,3 +226,91 @@ def test_defining_a_notifier_needs_no_connection():
     """DAG files parse where the connection is not defined (DAG processor, CI): nothing is looked up."""
     notifier = FxiaokeNotifier(to_users=["1000"], fxiaoke_conn_id="does_not_exist")
     assert "hook" not in vars(notifier)
+
+
+# --- awaited: the triggerer (deadline alerts) -----------------------------------------------------
+AWAITABLE = pytest.mark.skipif(
+    not AIRFLOW_V_3_0_PLUS, reason="Airflow 2's BaseNotifier is not awaitable (no triggerer callbacks)"
+)
+DEADLINE_CONTEXT = {
+    # what the scheduler hands a deadline callback (Deadline.handle_miss: DAGRunResponse + deadline)
+    "dag_run": {"dag_id": "nightly_contracts", "dag_run_id": "scheduled__2026-11-24", "state": "running"},
+    "deadline": {"id": "0199", "deadline_time": "2026-11-24T06:00:00+00:00"},
+}
+DEADLINE_TEXT = (
+    "Airflow: DAG nightly_contracts missed its deadline of 2026-11-24 06:00:00 UTC "
+    "(run scheduled__2026-11-24, state running)."
+)
+
+
+@AWAITABLE
+def test_awaited_notifier_sends_without_blocking_the_event_loop(sandbox, use_connection):
+    """While the gateway takes 0.5 s to answer, other coroutines keep running (the triggerer's loop)."""
+    import asyncio
+
+    use_connection(sandbox)
+    sandbox.add_fault(SEND_PATH, "delay", seconds=0.5)
+    ticks: list[int] = []
+
+    async def ticker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            ticks.append(1)
+            await asyncio.sleep(0.01)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        background = asyncio.create_task(ticker(stop))
+        await FxiaokeNotifier(to_users=["1000"], context=dict(DEADLINE_CONTEXT))
+        stop.set()
+        await background
+
+    asyncio.run(main())
+
+    [message] = sandbox.messages()
+    assert message["message"]["content"].startswith(DEADLINE_TEXT)
+    assert len(ticks) >= 20  # a blocking send would have let the ticker run about once
+
+
+@AWAITABLE
+def test_awaited_notifier_logs_a_failed_send_and_does_not_raise(sandbox, use_connection, captured):
+    import asyncio
+
+    use_connection(sandbox)
+    sandbox.add_fault(SEND_PATH, "error", count=5, code=protocol.DAILY_QUOTA_EXHAUSTED)
+
+    async def main() -> None:
+        await FxiaokeNotifier(
+            to_users=["1000"], message="deadline missed: {{ dag_run.dag_id }}", context={**DEADLINE_CONTEXT}
+        )
+
+    asyncio.run(main())
+    assert sandbox.messages() == []
+    logs = captured()
+    assert "Fxiaoke notification was not sent (" in logs  # the reason on the ERROR line itself
+    assert str(protocol.DAILY_QUOTA_EXHAUSTED) in logs
+    assert DEFAULT_APP_SECRET not in logs
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="deadline alerts and the callback trigger exist from 3.x")
+def test_deadline_alert_callback_runs_in_airflows_callback_trigger(sandbox, use_connection):
+    """What the triggerer runs for an ``AsyncCallback`` deadline alert: Airflow's own ``CallbackTrigger``."""
+    import asyncio
+
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.triggers.callback import CallbackTrigger
+
+    use_connection(sandbox)
+    callback = AsyncCallback(FxiaokeNotifier, kwargs={"to_users": ["1000"], "language": "zh-CN"})
+    trigger = CallbackTrigger(callback.path, {**callback.kwargs, "context": dict(DEADLINE_CONTEXT)})
+
+    async def events() -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    states = [str(getattr(e["state"], "value", e["state"])) for e in asyncio.run(events())]
+
+    assert states == ["running", "success"]
+    [message] = sandbox.messages()
+    assert message["message"]["content"].startswith(
+        "【Airflow】DAG nightly_contracts 未在截止时间 2026-11-24 06:00:00 UTC 前完成"
+        "（运行 ID：scheduled__2026-11-24，当前状态：running）。"  # noqa: RUF001
+    )

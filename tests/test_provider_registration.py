@@ -136,7 +136,7 @@ def test_providers_manager_registers_hook_form_and_notifier():
     assert hook is not None
     assert (hook.hook_class_name, hook.hook_name, hook.package_name) == (
         "fxiaoke_provider.hooks.fxiaoke.FxiaokeHook",
-        "Fxiaoke",
+        "Fxiaoke (ShareCRM)",
         PACKAGE,
     )
     assert hook.connection_testable
@@ -209,7 +209,7 @@ def test_airflow_cli_lists_provider_hook_and_notifier():
     assert code == 0, stderr
     (hook,) = [h for h in _json_table(stdout) if h["connection_type"] == "fxiaoke"]
     assert hook["class"] == "fxiaoke_provider.hooks.fxiaoke.FxiaokeHook"
-    assert (hook["package_name"], hook["hook_name"]) == (PACKAGE, "Fxiaoke")
+    assert (hook["package_name"], hook["hook_name"]) == (PACKAGE, "Fxiaoke (ShareCRM)")
     assert hook["conn_id_attribute_name"] == "fxiaoke_conn_id"
 
     code, stdout, stderr = results["notifications"]

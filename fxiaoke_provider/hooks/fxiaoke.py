@@ -60,7 +60,7 @@ class FxiaokeHook(BaseHook):
     conn_name_attr = "fxiaoke_conn_id"
     default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
-    hook_name = "Fxiaoke"
+    hook_name = "Fxiaoke (ShareCRM)"
 
     def __init__(
         self,
@@ -88,6 +88,13 @@ class FxiaokeHook(BaseHook):
         }
 
     # --- connection, session, token ------------------------------------------------------------
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """Airflow's lookup, plus the metadata DB where Airflow 3 skips it (see ``connection_lookup``)."""
+        from fxiaoke_provider.connection_lookup import get_connection
+
+        return get_connection(conn_id)
+
     @cached_property
     def config(self) -> FxiaokeConnectionConfig:
         config = config_from_connection(self.get_connection(self.fxiaoke_conn_id), self._overrides)

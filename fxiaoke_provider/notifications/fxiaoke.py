@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from fxiaoke_provider import alerts, messages
+from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, make_hook
 from fxiaoke_provider.version_compat import BaseNotifier
 
 if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
-DEFAULT_MESSAGE = (
-    "Airflow: task {{ ti.task_id }} of DAG {{ dag.dag_id }} is {{ ti.state }} "
-    "(run {{ run_id }}, try {{ ti.try_number }}). Log: {{ ti.log_url }}"
-)
 
 
 class FxiaokeNotifier(BaseNotifier):
@@ -25,12 +23,19 @@ class FxiaokeNotifier(BaseNotifier):
 
     ``message``, ``to_users`` and ``service_id`` are rendered with the callback's context
     (``{{ ti.task_id }}``, ``{{ dag.dag_id }}``, ``{{ ti.log_url }}``...). If sending fails, the error
-    is logged and swallowed: an alerting problem must never replace the task's own outcome.
+    is logged at ERROR and swallowed: an alerting problem must never replace the task's own outcome.
+
+    Without ``message``, the default alert of the event says what happened (task, DAG, run, try, the
+    first line of the exception, a link to the log), as text or, with ``msg_type="composite"``, as a
+    card. Awaited (``await FxiaokeNotifier(...)``, as the triggerer runs deadline alerts), it sends
+    from a worker thread so the event loop never blocks.
 
     :param to_users: employee ids to notify.
-    :param message: text, a ``composite`` card dict or article dicts; default: a one-line status text.
-    :param msg_type: ``text``, ``composite`` or ``articles``.
+    :param message: text, a ``composite`` card dict or article dicts; default: the event's alert.
+    :param msg_type: ``text``, ``composite`` or ``articles`` (articles need a ``message``).
     :param service_id: service account that sends; default the connection's ``service_id``.
+    :param language: ``en`` or ``zh-CN`` for the default alert; default the connection's ``language``
+        extra. Messages you write are sent as written.
     """
 
     template_fields: Sequence[str] = ("message", "to_users", "service_id")
@@ -39,14 +44,22 @@ class FxiaokeNotifier(BaseNotifier):
         self,
         *,
         to_users: Sequence[str] | str,
-        message: str | dict[str, Any] | list[dict[str, Any]] = DEFAULT_MESSAGE,
+        message: str | dict[str, Any] | list[dict[str, Any]] | None = None,
         msg_type: str = "text",
         service_id: str | None = None,
         fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        language: str | None = None,
+        context: Any = None,
     ) -> None:
         super().__init__()
+        if context is not None:  # deadline alerts construct the notifier with the context, then await it
+            self.context = context
         self.fxiaoke_conn_id = fxiaoke_conn_id
-        self.msg_type = MessageSpec(to_users, message, msg_type, service_id).check().msg_type
+        self.msg_type = messages.check_msg_type(msg_type)
+        self.language = alerts.check_language(language) if language is not None else None
+        if message is None and not alerts.supports(self.msg_type):
+            raise FxiaokeInvalidInputError("message", f"required with msg_type {self.msg_type!r}")
+        MessageSpec(to_users, message, self.msg_type, service_id).check()  # None: the default alert
         self.to_users = to_users
         self.message = message
         self.service_id = service_id
@@ -60,6 +73,10 @@ class FxiaokeNotifier(BaseNotifier):
         is often shared by many tasks (``default_args``), each of which needs its own text."""
         super(FxiaokeNotifier, copy.copy(self)).__call__(*args)
 
+    def __await__(self) -> Generator:
+        """Awaited: render and send from a copy too, for the same reason."""
+        return super(FxiaokeNotifier, copy.copy(self)).__await__()
+
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         dag = context.get("dag")
         if jinja_env is None and dag is not None and not hasattr(dag, "get_template_env"):
@@ -68,14 +85,31 @@ class FxiaokeNotifier(BaseNotifier):
             jinja_env = self.get_template_env(dag=None)
         super().render_template_fields(context, jinja_env)
 
+    def _language(self) -> str:
+        if self.language is not None:
+            return self.language
+        return alerts.check_language(
+            self.hook.config.language, f"extra 'language' of connection {self.fxiaoke_conn_id!r}"
+        )
+
     def notify(self, context: Any) -> None:
-        spec = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id)
         try:
-            result = spec.send(self.hook)
-        except Exception:
-            self.log.exception("Fxiaoke notification was not sent; the task's own outcome is unchanged")
+            if self.message is None:  # the event's default alert, built after template rendering
+                self.message = alerts.default_message(context, self.msg_type, self._language())
+            result = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id).send(self.hook)
+        except Exception as error:
+            self.log.error(
+                "Fxiaoke notification was not sent (%s: %s); the task's own outcome is unchanged",
+                type(error).__name__,
+                error,
+                exc_info=True,
+            )
         else:
             self.log.info("Sent the Fxiaoke notification; traceIds: %s", result.trace_ids)
+
+    async def async_notify(self, context: Any) -> None:
+        """The same send, rendering, error handling and masking as ``notify``, off the event loop."""
+        await asyncio.to_thread(self.notify, context)
 
 
 #: Functional spelling, as other providers offer (``send_slack_notification``...).

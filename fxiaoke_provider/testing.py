@@ -1,0 +1,86 @@
+"""pytest plugin for projects that use this provider: an offline Fxiaoke gateway and a connection to it.
+
+Installed with the provider and enabled through the ``pytest11`` entry point (or ``-p
+fxiaoke_provider.testing``). The fixture ``fxiaoke_sandbox`` starts the sandbox gateway on a free
+loopback port and defines the connection ``fxiaoke_default`` for it as ``AIRFLOW_CONN_FXIAOKE_DEFAULT``,
+so DAGs, operators, notifiers and hooks under test send there instead of to Fxiaoke; the test then
+reads what the gateway received. Override the fixture ``fxiaoke_conn_id`` for another connection id.
+
+Nothing is imported at plugin load but pytest itself: enabling the plugin costs nothing and never
+imports Airflow before your ``conftest.py`` has set up its environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from fxiaoke_provider.sandbox import SandboxGateway
+
+#: The acting employee id of the sandbox connection (header auth style).
+SANDBOX_USER_ID = "1000"
+
+
+@dataclass
+class FxiaokeSandbox:
+    """A running sandbox gateway and the connection that points at it."""
+
+    gateway: SandboxGateway
+    conn_id: str
+    connection: dict[str, Any] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message the gateway accepted, oldest first (``toUser``, ``msgType``, ``message``...)."""
+        return self.gateway.messages()
+
+    def texts(self) -> list[str]:
+        """The text of every accepted ``text`` message, oldest first."""
+        return [m["message"]["content"] for m in self.messages() if m.get("msgType") == "text"]
+
+
+def sandbox_connection(gateway: SandboxGateway, token_cache_dir: Path, **extra: Any) -> dict[str, Any]:
+    """An ``fxiaoke`` connection (Airflow's JSON form) with the sandbox app's credentials."""
+    from fxiaoke_provider.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+
+    return {
+        "conn_type": "fxiaoke",
+        "host": gateway.url,
+        "login": DEFAULT_APP_ID,
+        "password": DEFAULT_APP_SECRET,
+        "extra": {
+            "permanent_code": DEFAULT_PERMANENT_CODE,
+            "user_id": SANDBOX_USER_ID,
+            "token_cache_dir": str(token_cache_dir),  # never the user's real token cache
+            "retry_max_wait": 0.05,  # injected faults retry fast
+            **extra,
+        },
+    }
+
+
+@pytest.fixture
+def fxiaoke_conn_id() -> str:
+    """The connection id ``fxiaoke_sandbox`` defines; override this fixture to use another one."""
+    return "fxiaoke_default"
+
+
+@pytest.fixture
+def fxiaoke_sandbox(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fxiaoke_conn_id: str
+) -> Iterator[FxiaokeSandbox]:
+    """A fresh sandbox gateway on a free loopback port and ``AIRFLOW_CONN_<ID>`` pointing at it."""
+    from fxiaoke_provider.sandbox import SandboxGateway
+
+    with SandboxGateway(port=0, token_delay_s=0.0) as gateway:
+        connection = sandbox_connection(gateway, tmp_path / "fxiaoke-token-cache")
+        monkeypatch.setenv(f"AIRFLOW_CONN_{fxiaoke_conn_id.upper()}", json.dumps(connection))
+        yield FxiaokeSandbox(gateway, fxiaoke_conn_id, connection)
