@@ -138,7 +138,8 @@ class _Conn:
     login, password = "FSAID_form", "app-secret-value"
 
     def __init__(self, **extra: object) -> None:
-        self.extra_dejson = {"permanent_code": "permanent-code-value", "user_id": "1000", **extra}
+        user_id = "FSUID_form" if extra.get("auth_style") == "legacy" else "1000"  # the style's id kind
+        self.extra_dejson = {"permanent_code": "permanent-code-value", "user_id": user_id, **extra}
 
 
 def _parsed(**extra: object) -> dict:

@@ -153,6 +153,8 @@ def test_providers_manager_registers_hook_form_and_notifier():
 # --- the distribution's metadata -------------------------------------------------------------------
 # Imported only by the Airflow 2 webserver's connection form, which ships them with Airflow itself.
 AIRFLOW_2_WEBSERVER_MODULES = {"flask_appbuilder", "flask_babel", "wtforms"}
+# Imported only by the pytest plugin (fxiaoke_provider.testing), which pytest itself loads.
+PYTEST_PLUGIN_MODULES = {"pytest"}
 
 
 def _third_party_imports() -> set[str]:
@@ -172,7 +174,7 @@ def test_every_third_party_import_is_a_declared_dependency():
     declared = {re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0].lower() for req in distribution.requires or []}
     providers = importlib.metadata.packages_distributions()
     undeclared = {}
-    for module in sorted(_third_party_imports() - AIRFLOW_2_WEBSERVER_MODULES):
+    for module in sorted(_third_party_imports() - AIRFLOW_2_WEBSERVER_MODULES - PYTEST_PLUGIN_MODULES):
         names = {name.lower() for name in providers.get(module, [])}
         # "airflow" is split over apache-airflow-core, -task-sdk...: apache-airflow brings them all
         if module == "airflow" and "apache-airflow" in declared:
