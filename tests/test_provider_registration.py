@@ -252,3 +252,11 @@ def test_airflow_cli_connection_test_against_the_sandbox(sandbox, tmp_path):
 
     token_calls = [r["errorCode"] for r in sandbox.requests() if r["path"] == TOKEN_PATH]
     assert sorted(token_calls) == sorted([SUCCESS, CREDENTIALS_REJECTED])
+    # the whole error reaches the console: code, meaning, the gateway's traceId and our thirdTraceId
+    (rejected,) = [r for r in sandbox.requests() if r["errorCode"] == CREDENTIALS_REJECTED]
+    print(
+        "\n"
+        + "\n".join(line for line in bad_out.splitlines() if "Connection failed" in line or "Fxiaoke" in line)
+    )
+    for part in ("errorCode=10006", "credentials rejected", rejected["traceId"], rejected["thirdTraceId"]):
+        assert part in bad_out, part
