@@ -28,25 +28,35 @@ class FxiaokeNotifier(BaseNotifier):
     is logged and swallowed: an alerting problem must never replace the task's own outcome.
 
     :param to_users: employee ids to notify.
+    :param to_mobiles: mobile numbers to notify, resolved through the address book.
+    :param to_departments: department ids whose members are notified.
+    :param include_sub_departments: with ``to_departments``, members of sub-departments too (default).
     :param message: text, a ``composite`` card dict or article dicts; default: a one-line status text.
     :param msg_type: ``text``, ``composite`` or ``articles``.
     :param service_id: service account that sends; default the connection's ``service_id``.
     """
 
-    template_fields: Sequence[str] = ("message", "to_users", "service_id")
+    template_fields: Sequence[str] = ("message", "to_users", "service_id", "to_mobiles", "to_departments")
 
     def __init__(
         self,
         *,
-        to_users: Sequence[str] | str,
+        to_users: Sequence[str] | str | None = None,
         message: str | dict[str, Any] | list[dict[str, Any]] = DEFAULT_MESSAGE,
         msg_type: str = "text",
         service_id: str | None = None,
         fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        to_mobiles: Sequence[str] | str | None = None,
+        to_departments: Sequence[int | str] | str | None = None,
+        include_sub_departments: bool = True,
     ) -> None:
         super().__init__()
         self.fxiaoke_conn_id = fxiaoke_conn_id
-        self.msg_type = MessageSpec(to_users, message, msg_type, service_id).check().msg_type
+        self.to_mobiles = to_mobiles
+        self.to_departments = to_departments
+        self.include_sub_departments = include_sub_departments
+        kinds = {"to_mobiles": to_mobiles, "to_departments": to_departments}
+        self.msg_type = MessageSpec(to_users, message, msg_type, service_id, **kinds).check().msg_type
         self.to_users = to_users
         self.message = message
         self.service_id = service_id
@@ -69,7 +79,15 @@ class FxiaokeNotifier(BaseNotifier):
         super().render_template_fields(context, jinja_env)
 
     def notify(self, context: Any) -> None:
-        spec = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id)
+        spec = MessageSpec(
+            self.to_users,
+            self.message,
+            self.msg_type,
+            self.service_id,
+            to_mobiles=self.to_mobiles,
+            to_departments=self.to_departments,
+            include_sub_departments=self.include_sub_departments,
+        )
         try:
             result = spec.send(self.hook)
         except Exception:
