@@ -24,20 +24,24 @@ from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokeProtoco
 log = logging.getLogger(__name__)
 
 #: The reference says nothing about the format; this refuses only what is obviously not a number
-#: (letters, separators, too short or longer than E.164's 15 digits). The address book is asked with
-#: exactly the text given, so use the form it holds (e.g. 11 digits without a country code).
+#: (letters, other punctuation, fewer than 6 or more than E.164's 15 digits). Spaces and dashes are
+#: dropped; otherwise the address book is asked with the text given, so use the form it holds
+#: (e.g. 11 digits without a country code).
 MOBILE_RE = re.compile(r"\+?[0-9]{6,15}")
-MOBILE_RULE = "must be a mobile number: 6 to 15 digits, optionally after a leading +"
+MOBILE_RULE = (
+    "must be a mobile number: 6 to 15 digits, optionally after a leading + (spaces and dashes are ignored)"
+)
 DEPARTMENT_RULE = "must be a department id (a whole number >= 0)"
 
 
 def check_mobile(value: object, field: str = "mobile") -> str:
-    """One mobile number, trimmed; integers are accepted as they sit in spreadsheets."""
+    """One mobile number without spaces and dashes; integers are accepted as spreadsheets hold them."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or MOBILE_RE.fullmatch(value.strip()) is None:
+    compact = value.replace(" ", "").replace("-", "") if isinstance(value, str) else None
+    if compact is None or MOBILE_RE.fullmatch(compact) is None:
         raise FxiaokeInvalidInputError(field, f"{MOBILE_RULE}; got {value!r}")
-    return value.strip()
+    return compact
 
 
 def check_department_id(value: object, field: str = "department_id") -> int:

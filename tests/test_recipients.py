@@ -176,7 +176,7 @@ def test_unknown_department_is_the_gateways_permanent_refusal(sandbox, hook) -> 
 @pytest.mark.parametrize(
     ("kwargs", "field", "rule"),
     [
-        ({"to_mobiles": ["138-0000-1001"]}, "to_mobiles[0]", "must be a mobile number"),
+        ({"to_mobiles": ["138.0000.1001"]}, "to_mobiles[0]", "must be a mobile number"),
         ({"to_mobiles": [MOBILE["1001"], "call me"]}, "to_mobiles[1]", "must be a mobile number"),
         ({"to_mobiles": ["12345"]}, "to_mobiles[0]", "6 to 15 digits"),
         ({"to_mobiles": ["+1234567890123456"]}, "to_mobiles[0]", "6 to 15 digits"),
@@ -201,11 +201,9 @@ def test_malformed_recipients_are_refused_before_any_request(sandbox, hook, kwar
 
 
 def test_mobile_format_is_permissive_about_plus_and_integers(sandbox, hook) -> None:
-    """A leading +, surrounding spaces and integers pass the local rule; the address book decides."""
+    """A leading +, spaces, dashes and integers pass the local rule; the address book decides."""
     with pytest.raises(FxiaokeInvalidInputError) as caught:
-        hook.send_message(
-            None, "hi", to_mobiles=[f" {MOBILE['1001']} ", int(MOBILE["1002"]), "+8613800001003"]
-        )
+        hook.send_message(None, "hi", to_mobiles=[" 138 0000-1001 ", int(MOBILE["1002"]), "+8613800001003"])
     assert caught.value.field == "to_mobiles[2]"  # the sandbox holds mobiles without a country code
     assert [r["path"] for r in sandbox.requests()].count(USER_BY_MOBILE_PATH) == 3
 
