@@ -251,7 +251,7 @@ def crm_record_link(object_api_name: str, record_id: str) -> str:
     return protocol.CRM_RECORD_LINK_PREFIX + target
 
 
-def recipients_from_rendered(value: object) -> object:
+def recipients_from_rendered(value: object, field: str = "to_users") -> object:
     """Templated ``to_users`` may render to text: a JSON list or comma-separated ids become a list."""
     if not isinstance(value, str):
         return value
@@ -261,7 +261,7 @@ def recipients_from_rendered(value: object) -> object:
             return json.loads(text)
         except ValueError:
             raise FxiaokeInvalidInputError(
-                "to_users", f"rendered to text that is not a JSON list: {text[:80]!r}"
+                field, f"rendered to text that is not a JSON list: {text[:80]!r}"
             ) from None
     return [part.strip() for part in text.split(",") if part.strip()]
 

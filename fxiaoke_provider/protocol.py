@@ -116,6 +116,31 @@ USER_BY_MOBILE_PATH: Final = "/cgi/user/getByMobile"
 MOBILE_FIELD: Final = "mobile"
 EMPLOYEE_LIST_FIELD: Final = "empList"
 OPEN_USER_ID_FIELD: Final = "openUserId"
+#: Employees of a department [code]; ``fetchChild: true`` includes every sub-department.
+USER_SIMPLE_LIST_PATH: Final = "/cgi/user/simpleList"
+DEPARTMENT_ID_FIELD: Final = "departmentId"
+FETCH_CHILD_FIELD: Final = "fetchChild"
+USER_LIST_FIELD: Final = "userList"
+#: Every department of the enterprise [code].
+DEPARTMENT_LIST_PATH: Final = "/cgi/department/list"
+DEPARTMENTS_FIELD: Final = "departments"
+
+# --- material (images for articles) ------------------------------------------------------------
+#: ``multipart/form-data`` with the file in field ``media`` [manual]. Legacy style carries
+#: ``corpAccessToken`` and ``corpId`` as query parameters (the manual's example).
+MEDIA_UPLOAD_PATH: Final = "/media/upload/message"
+#: Requests whose repetition changes nothing on the gateway: safe to retry when the outcome is unknown.
+READ_ONLY_PATHS: Final = frozenset(
+    {TOKEN_PATH, LEGACY_TOKEN_PATH, USER_BY_MOBILE_PATH, USER_SIMPLE_LIST_PATH, DEPARTMENT_LIST_PATH}
+)
+MEDIA_FIELD: Final = "media"
+#: Images at most 5 MB [manual]; read as MiB (the manual does not say which).
+MEDIA_MAX_BYTES: Final = 5 * 1024 * 1024
+#: JPG, JPEG, PNG, GIF or BMP [manual], by filename extension.
+IMAGE_EXTENSIONS: Final[tuple[str, ...]] = ("jpg", "jpeg", "png", "gif", "bmp")
+#: The manual says the answer "holds the media id" without naming the field; the older
+#: ``/media/upload`` route answers ``mediaId`` [code].
+MEDIA_ID_FIELD: Final = "mediaId"
 
 # --- answers -----------------------------------------------------------------------------------
 ERROR_CODE_FIELD: Final = "errorCode"

@@ -5,8 +5,8 @@
 - token expired (20016): the token is dropped by the caller and the call retried once at once
   with a fresh one (the "renewal" step); a second 20016 is final;
 - outcome unknown (read timeout, connection dropped after sending, 50009, -2): not retried unless
-  the connection opts in to at-least-once delivery, since a retry may deliver twice (a token
-  request is always retried: asking twice yields the same token);
+  the connection opts in to at-least-once delivery, since a retry may deliver twice (a read-only
+  request, a token or an address-book lookup, is always retried: asking twice changes nothing);
 - permanent (quota, permission, credentials, rejected input, wrong host): never retried.
 
 ``retryable_by_airflow`` applies the same classes to Airflow's own task retries.
@@ -56,8 +56,8 @@ def is_retryable(error: BaseException, retry_unknown_outcome: bool) -> bool:
     if isinstance(error, FxiaokeTransientError):
         return True
     if isinstance(error, FxiaokeOutcomeUnknownError):
-        # Asking for a token twice is harmless (the gateway hands out the same one), a send is not.
-        return retry_unknown_outcome or error.path in protocol.TOKEN_PATHS
+        # Asking for a token or a lookup twice is harmless, a send is not.
+        return retry_unknown_outcome or error.path in protocol.READ_ONLY_PATHS
     return False
 
 

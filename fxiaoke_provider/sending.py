@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import messages, protocol
+from fxiaoke_provider import directory, media, messages, protocol
 from fxiaoke_provider.connection import DEFAULT_CONN_ID
 from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.version_compat import AirflowFailException
@@ -61,25 +61,46 @@ class MessageSpec:
     parsed, not at 3 a.m.; ``send()`` parses what rendered and sends.
     """
 
-    to_users: Sequence[str] | str
+    to_users: Sequence[str] | str | None
     message: Message | None  # None only where a default is filled in before sending (the notifier)
     msg_type: str = "text"
     service_id: str | None = None
+    #: Mobile numbers and department ids, resolved to people through the address book at send time.
+    to_mobiles: Sequence[str] | str | None = None
+    to_departments: Sequence[int | str] | str | None = None
+    include_sub_departments: bool = True
 
     def check(self) -> MessageSpec:
         self.msg_type = messages.check_msg_type(self.msg_type)
         if self.message is not None and not messages.has_template(self.message):
-            messages.build_message_fields(self.msg_type, self.message)
-        if not messages.has_template(self.to_users) and not isinstance(self.to_users, str):
-            messages.check_recipients(self.to_users)
+            messages.build_message_fields(self.msg_type, media.without_cover_paths(self.message))
+        kinds = (self.to_users, self.to_mobiles, self.to_departments)
+        plain = [not isinstance(kind, str) and not messages.has_template(kind) for kind in kinds]
+        if all(plain):
+            directory.check_recipient_kinds(*kinds)
+        else:  # what is already plain is checked now; the rest once rendered
+            if plain[0] and self.to_users:
+                messages.check_recipients(self.to_users)
+            if plain[1]:
+                directory.check_mobiles(self.to_mobiles)
+            if plain[2]:
+                directory.check_department_ids(self.to_departments)
         return self
 
     def send(self, hook: FxiaokeHook) -> SendResult:
+        # Only kinds that were given are passed on, so a hook of an earlier version still fits.
+        kinds: dict[str, Any] = {}
+        if self.to_mobiles is not None:
+            kinds["to_mobiles"] = messages.recipients_from_rendered(self.to_mobiles, "to_mobiles")
+        if self.to_departments is not None:
+            kinds["to_departments"] = messages.recipients_from_rendered(self.to_departments, "to_departments")
+            kinds["include_sub_departments"] = self.include_sub_departments
         answers = hook.send_message(
             messages.recipients_from_rendered(self.to_users),
             self.message,
             msg_type=self.msg_type,
             service_id=self.service_id,
+            **kinds,
         )
         return SendResult.from_answers(answers)
 

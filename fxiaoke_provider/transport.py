@@ -114,15 +114,58 @@ def post(
     """POST ``body`` to ``path`` with a fresh (or the given) ``thirdTraceId``; return the answer or raise."""
     third_trace_id = third_trace_id or new_third_trace_id()
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _exchange(
+        session,
+        f"{base_url}{path}",
+        path,
+        third_trace_id,
+        timeout_s,
+        params={protocol.TRACE_QUERY_PARAM: third_trace_id},
+        data=data,
+        headers={**JSON_HEADERS, **(headers or {})},
+        verify=verify,
+    )
+
+
+def post_form(
+    session: requests.Session,
+    base_url: str,
+    path: str,
+    files: dict[str, tuple[str, bytes, str]],
+    *,
+    fields: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: float,
+    verify: bool | str,
+    third_trace_id: str | None = None,
+) -> Answer:
+    """POST a ``multipart/form-data`` body (an upload); answers and failures are read as ``post``'s."""
+    third_trace_id = third_trace_id or new_third_trace_id()
+    return _exchange(
+        session,
+        f"{base_url}{path}",
+        path,
+        third_trace_id,
+        timeout_s,
+        params={**(params or {}), protocol.TRACE_QUERY_PARAM: third_trace_id},
+        data=fields or {},
+        files=files,
+        headers={"Accept": "application/json", **(headers or {})},
+        verify=verify,
+    )
+
+
+def _exchange(
+    session: requests.Session, url: str, path: str, third_trace_id: str, timeout_s: float, **request: Any
+) -> Answer:
+    """Send one request and map whatever happens to an ``Answer`` or the error that says what to do."""
     try:
         response = session.post(
-            f"{base_url}{path}",
-            params={protocol.TRACE_QUERY_PARAM: third_trace_id},
-            data=data,
-            headers={**JSON_HEADERS, **(headers or {})},
+            url,
             timeout=timeout_s,
-            verify=verify,
             allow_redirects=False,  # a redirect means a wrong host; never forward credentials
+            **request,
         )
         raw = response.content
     except requests.RequestException as error:

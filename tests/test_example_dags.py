@@ -13,10 +13,13 @@ from tests.conftest import EXAMPLE_DAGS, SERVICE_ID
 
 COVERED = {
     "fxiaoke_articles",
+    "fxiaoke_cover_images",
     "fxiaoke_crm_card",
+    "fxiaoke_department_broadcast",
     "fxiaoke_dynamic_groups",
     "fxiaoke_failure_alert",
     "fxiaoke_nightly_load",
+    "fxiaoke_on_call_by_mobile",
 }
 
 
@@ -126,3 +129,52 @@ def test_dynamic_groups_send_one_message_per_mapped_task(sandbox, use_connection
     assert {m["message"]["content"] for m in messages} == {
         f"Regional sales figures for {_ds(dag_run)} are ready."
     }
+
+
+def _deliveries(sandbox) -> dict[str, int]:
+    report = sandbox.deliveries_per_person()
+    assert report["unknown_ids"] == {}
+    return {person: entry["deliveries"] for person, entry in report["persons"].items()}
+
+
+def test_department_broadcast_reaches_each_person_once(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_department_broadcast")
+
+    assert task_states(dag_run) == dict.fromkeys(["quarter_close", "sales_floor_only"], "success")
+    close = [m for m in sandbox.messages() if "Quarter-close" in m["message"]["content"]]
+    # 1000 by employee id; 1001 by a mobile listed twice; 1003 by mobile AND department 3; 1004 by department
+    assert [sorted(p for p in m["persons"]) for m in close] == [["1000"], ["1001", "1003", "1004"]]
+    assert xcom(dag_run, "quarter_close", key=TRACE_IDS_XCOM_KEY) == [m["traceId"] for m in close]
+    floor = [m for m in sandbox.messages() if m not in close]
+    assert [sorted(m["persons"]) for m in floor] == [["1001", "1002"]]  # Sales without Sales East
+    assert _deliveries(sandbox) == {"1000": 1, "1001": 2, "1002": 1, "1003": 1, "1004": 1}
+
+
+def test_on_call_is_paged_by_mobile(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_on_call_by_mobile")
+
+    assert task_states(dag_run) == {"page_on_call": "success"}
+    (message,) = sandbox.messages()
+    assert message["persons"] == ["1002", "1004"]
+    assert message["message"]["content"].startswith(f"Warehouse load for {_ds(dag_run)} is late")
+    assert xcom(dag_run, "page_on_call") == message["traceId"]
+
+
+def test_cover_images_are_uploaded_once_and_reused(sandbox, use_connection):
+    use_connection(sandbox)
+    dag_run = _run_example("fxiaoke_cover_images")
+
+    assert task_states(dag_run) == dict.fromkeys(
+        ["render_images", "weekly_digest", "upload_banner", "announce_to_sales"], "success"
+    )
+    uploads = {upload["filename"]: upload["mediaId"] for upload in sandbox.media()}
+    assert sorted(uploads) == ["banner.png", "pipeline.png"]  # the chart of two articles: one upload
+    (digest,) = [m for m in sandbox.messages() if m["persons"] == ["1000", "1001"]]
+    (announce,) = [m for m in sandbox.messages() if m is not digest and m["traceId"] != digest["traceId"]]
+    assert [a["coverImage"] for a in digest["message"]] == [uploads["pipeline.png"]] * 2
+    assert all("coverImagePath" not in a for a in digest["message"])
+    assert announce["message"][0]["coverImage"] == uploads["banner.png"]
+    assert xcom(dag_run, "upload_banner") == uploads["banner.png"]
+    assert sorted(announce["persons"]) == ["1001", "1002", "1003", "1004"]

@@ -145,6 +145,17 @@ def test_retry_unknown_outcome_opt_in_retries(sandbox, use_connection, sleeps, w
     assert len(sandbox.messages()) == 2  # the documented price of at-least-once delivery
 
 
+def test_lookup_with_unknown_outcome_is_retried(sandbox, use_connection, sleeps):
+    """An address-book lookup changes nothing on the gateway, so a dropped one is retried by default."""
+    use_connection(sandbox)
+    sandbox.add_fault(protocol.USER_BY_MOBILE_PATH, "reset")
+    FxiaokeHook(sleep=sleeps).send_message(None, "after a dropped lookup", to_mobiles=["13800001001"])
+    lookups = [r for r in sandbox.requests() if r["path"] == protocol.USER_BY_MOBILE_PATH]
+    assert len(lookups) == 2
+    assert len(sleeps) == 1
+    assert len(sandbox.messages()) == 1
+
+
 def test_token_request_with_unknown_outcome_is_retried(sandbox, use_connection, sleeps):
     """Asking for a token twice is harmless, so a dropped token call is retried even by default."""
     use_connection(sandbox)

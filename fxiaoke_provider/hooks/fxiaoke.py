@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import messages, protocol
+from fxiaoke_provider import directory, media, messages, protocol
 from fxiaoke_provider.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -235,10 +236,34 @@ class FxiaokeHook(BaseHook):
         }
         return body, headers
 
-    def _call_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post_form(self, path: str, files: dict[str, tuple[str, bytes, str]], token: AccessToken) -> Answer:
+        """An upload: legacy credentials travel as query parameters (the manual's example), header
+        credentials as on every call."""
+        from fxiaoke_provider import transport
+
+        config = self.config
+        query, headers = self._authorised({}, token)
+        with self._pacer.slot(path):
+            return transport.post_form(
+                self.session,
+                config.base_url,
+                path,
+                files,
+                params=query,
+                headers=headers,
+                timeout_s=config.timeout_s,
+                verify=config.verify,
+            )
+
+    def _call_once(
+        self, path: str, body: dict[str, Any], files: dict[str, tuple[str, bytes, str]] | None = None
+    ) -> dict[str, Any]:
         token = self._current_token()
         try:
-            answer = self._post(path, *self._authorised(body, token))
+            if files is None:
+                answer = self._post(path, *self._authorised(body, token))
+            else:
+                answer = self._post_form(path, files, token)
         except FxiaokeTokenExpiredError:
             self._token_store.invalidate(token)  # the policy's renewal step retries with a fresh one
             raise
@@ -250,24 +275,36 @@ class FxiaokeHook(BaseHook):
         )
         return answer.body
 
-    def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def call(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> dict[str, Any]:
         """POST an authorised request to a business endpoint; return the answer (``errorCode == 0``).
 
-        Raises an ``FxiaokeError`` subclass that says whether retrying makes sense.
+        With ``files`` (field -> ``(filename, bytes, content type)``) the request is an upload
+        (``multipart/form-data``; ``body`` is not sent). Raises an ``FxiaokeError`` subclass that
+        says whether retrying makes sense.
         """
         with self._airflow_semantics():
             for attempt in build_retrying(self.config.retry, self._sleep):
                 with attempt:
-                    return self._call_once(path, body)
+                    return self._call_once(path, body, files)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     # --- messages -----------------------------------------------------------------------------
     def send_message(
         self,
-        to_users: Sequence[str],
+        to_users: Sequence[str] | None,
         message: str | dict[str, Any] | list[dict[str, Any]],
         msg_type: str = "text",
         service_id: str | None = None,
+        *,
+        to_mobiles: Sequence[str] | None = None,
+        to_departments: Sequence[int | str] | None = None,
+        include_sub_departments: bool = True,
     ) -> list[dict[str, Any]]:
         """
         Send one message to any number of people, each once, 500 per request, in order.
@@ -277,20 +314,37 @@ class FxiaokeHook(BaseHook):
 
         :param to_users: ids in the kind the auth style addresses (header: CRM employee ids, and
             ``FSUID_...`` open ids which go in requests of their own with ``convertUserId``; legacy:
-            ``FSUID_...`` open ids). Repeated ids are sent once.
+            ``FSUID_...`` open ids). Repeated ids are sent once. May be None or empty when
+            ``to_mobiles`` or ``to_departments`` name someone.
         :param message: ``str`` for text, the ``composite`` dict for a card, a list of article dicts.
+            An article may give ``coverImagePath`` (a local image) instead of ``coverImage``: the file
+            is checked, uploaded once per distinct content per hook, and sent as its media id.
+        :param to_mobiles: mobile numbers, each resolved through the address book to an open id
+            (once per hook); a number nobody has is bad input, raised before any message goes out.
+        :param to_departments: department ids whose members receive the message; a department
+            without members is bad input.
+        :param include_sub_departments: members of sub-departments too (``fetchChild``); default True.
         :return: the gateway's answer of every request, in batch order (each has its ``traceId``,
             and a ``messageId`` where the tenant's gateway returns one).
         :raises FxiaokePartialSendError: a later batch failed after earlier ones were delivered.
         """
         with self._airflow_semantics():
-            fields = messages.build_message_fields(msg_type, message)
-            recipients, dropped = messages.dedupe_recipients(to_users)
+            fields = messages.build_message_fields(msg_type, media.without_cover_paths(message))
+            wanted = directory.check_recipient_kinds(to_users, to_mobiles, to_departments)
+            recipients, dropped = wanted.users, wanted.dropped_users
             if dropped:
                 log.info("Dropped %d repeated recipient id(s); each person gets the message once", dropped)
             groups = messages.recipient_groups(recipients, self.config.auth_style)
             if service_id is not None:
                 service_id = messages.check_id(service_id, "service_id")
+            covers = media.load_covers(message) if msg_type == "articles" else {}
+            # Every local rule has passed; lookups and uploads now, and no message before they all worked.
+            found = self._address_book.resolve(wanted, include_sub_departments)
+            groups = directory.merge_groups(groups, found, self.config.auth_style)
+            recipients = [user for group in groups for user in group.ids]
+            if covers:
+                media_ids = self._cover_uploads.media_ids(covers)
+                fields = messages.build_message_fields(msg_type, media.with_media_ids(message, media_ids))
             service_id = service_id or self.config.service_id
             path = protocol.SERVICE_MESSAGE_SEND_PATH if service_id else protocol.APP_MESSAGE_SEND_PATH
             sender = {protocol.SERVICE_ID_FIELD: service_id} if service_id else {}
@@ -361,6 +415,64 @@ class FxiaokeHook(BaseHook):
             answer.get(protocol.TRACE_ID_FIELD),
         )
         return answer
+
+    # --- address book and material --------------------------------------------------------------
+    @cached_property
+    def _address_book(self) -> directory.AddressBook:
+        return directory.AddressBook(self.get_user_by_mobile, self.list_department_users)
+
+    @cached_property
+    def _cover_uploads(self) -> media.CoverUploads:
+        return media.CoverUploads(self._upload)
+
+    def get_user_by_mobile(self, mobile: str) -> dict[str, Any] | None:
+        """The employee with this mobile number (their ``openUserId`` and what else the address book
+        holds), or None when nobody has it. Where several share it, the first (as every public client
+        reads ``empList[0]``)."""
+        with self._airflow_semantics():
+            body = {protocol.MOBILE_FIELD: directory.check_mobile(mobile)}
+            employees = directory.employees_by_mobile(self.call(protocol.USER_BY_MOBILE_PATH, body))
+        if len(employees) > 1:
+            log.warning("%d employees share mobile %s; the first is used", len(employees), mobile)
+        return employees[0] if employees else None
+
+    def list_department_users(self, department_id: int, fetch_child: bool = True) -> list[dict[str, Any]]:
+        """The employees of a department (each with its ``openUserId``), sub-departments included
+        unless ``fetch_child`` is False."""
+        with self._airflow_semantics():
+            body = {
+                protocol.DEPARTMENT_ID_FIELD: directory.check_department_id(department_id),
+                protocol.FETCH_CHILD_FIELD: bool(fetch_child),
+            }
+            return directory.department_users(self.call(protocol.USER_SIMPLE_LIST_PATH, body))
+
+    def list_departments(self) -> list[dict[str, Any]]:
+        """Every department of the enterprise, as the address book answers them."""
+        with self._airflow_semantics():
+            return directory.departments(self.call(protocol.DEPARTMENT_LIST_PATH, {}))
+
+    def upload_image(self, file: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
+        """Upload an image through the material API and return its media id (reusable, e.g. as an
+        article's ``coverImage``). Size (at most 5 MB) and type (JPG, JPEG, PNG, GIF, BMP, by name and
+        content) are checked before any request.
+
+        :param file: a local path, or the image's bytes.
+        :param filename: the name the gateway sees; default the path's name (``image.<type>`` for bytes).
+        """
+        with self._airflow_semantics():
+            return self._upload(media.load_image(file, filename))
+
+    def _upload(self, image: media.Image) -> str:
+        answer = self.call(protocol.MEDIA_UPLOAD_PATH, {}, files={protocol.MEDIA_FIELD: image.form_file()})
+        media_id = media.media_id_from_answer(answer)
+        log.info(
+            "Uploaded image %s (%d bytes) as media id %s (traceId %s)",
+            image.filename,
+            len(image.content),
+            media_id,
+            answer.get(protocol.TRACE_ID_FIELD),
+        )
+        return media_id
 
     # --- Airflow UI ---------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:

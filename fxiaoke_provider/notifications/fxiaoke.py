@@ -31,6 +31,9 @@ class FxiaokeNotifier(BaseNotifier):
     from a worker thread so the event loop never blocks.
 
     :param to_users: employee ids to notify.
+    :param to_mobiles: mobile numbers to notify, resolved through the address book.
+    :param to_departments: department ids whose members are notified.
+    :param include_sub_departments: with ``to_departments``, members of sub-departments too (default).
     :param message: text, a ``composite`` card dict or article dicts; default: the event's alert.
     :param msg_type: ``text``, ``composite`` or ``articles`` (articles need a ``message``).
     :param service_id: service account that sends; default the connection's ``service_id``.
@@ -38,28 +41,35 @@ class FxiaokeNotifier(BaseNotifier):
         extra. Messages you write are sent as written.
     """
 
-    template_fields: Sequence[str] = ("message", "to_users", "service_id")
+    template_fields: Sequence[str] = ("message", "to_users", "service_id", "to_mobiles", "to_departments")
 
     def __init__(
         self,
         *,
-        to_users: Sequence[str] | str,
+        to_users: Sequence[str] | str | None = None,
         message: str | dict[str, Any] | list[dict[str, Any]] | None = None,
         msg_type: str = "text",
         service_id: str | None = None,
         fxiaoke_conn_id: str = DEFAULT_CONN_ID,
         language: str | None = None,
         context: Any = None,
+        to_mobiles: Sequence[str] | str | None = None,
+        to_departments: Sequence[int | str] | str | None = None,
+        include_sub_departments: bool = True,
     ) -> None:
         super().__init__()
         if context is not None:  # deadline alerts construct the notifier with the context, then await it
             self.context = context
         self.fxiaoke_conn_id = fxiaoke_conn_id
+        self.to_mobiles = to_mobiles
+        self.to_departments = to_departments
+        self.include_sub_departments = include_sub_departments
         self.msg_type = messages.check_msg_type(msg_type)
         self.language = alerts.check_language(language) if language is not None else None
         if message is None and not alerts.supports(self.msg_type):
             raise FxiaokeInvalidInputError("message", f"required with msg_type {self.msg_type!r}")
-        MessageSpec(to_users, message, self.msg_type, service_id).check()  # None: the default alert
+        kinds = {"to_mobiles": to_mobiles, "to_departments": to_departments}
+        MessageSpec(to_users, message, self.msg_type, service_id, **kinds).check()  # None: the default alert
         self.to_users = to_users
         self.message = message
         self.service_id = service_id
@@ -96,7 +106,16 @@ class FxiaokeNotifier(BaseNotifier):
         try:
             if self.message is None:  # the event's default alert, built after template rendering
                 self.message = alerts.default_message(context, self.msg_type, self._language())
-            result = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id).send(self.hook)
+            spec = MessageSpec(
+                self.to_users,
+                self.message,
+                self.msg_type,
+                self.service_id,
+                to_mobiles=self.to_mobiles,
+                to_departments=self.to_departments,
+                include_sub_departments=self.include_sub_departments,
+            )
+            result = spec.send(self.hook)
         except Exception as error:
             self.log.error(
                 "Fxiaoke notification was not sent (%s: %s); the task's own outcome is unchanged",

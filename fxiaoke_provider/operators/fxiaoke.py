@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider import media, protocol
 from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.messages import has_template
 from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook
 from fxiaoke_provider.version_compat import BaseOperator
 
@@ -63,34 +64,54 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
 
     :param to_users: ids; a list, or text rendering to a JSON list or comma-separated ids. Header
         auth style: CRM employee ids and/or ``FSUID_...`` open ids; legacy style: ``FSUID_...`` ids.
+    :param to_mobiles: mobile numbers (same forms as ``to_users``), resolved through the address book
+        before anything is sent; a number nobody has fails the task without a retry.
+    :param to_departments: department ids (same forms) whose members receive the message.
+    :param include_sub_departments: with ``to_departments``, members of sub-departments too (default).
     :param message: ``str`` for text, the ``composite`` dict, or a list of article dicts (templated
-        throughout, strings inside dicts and lists too).
+        throughout, strings inside dicts and lists too). An article may give ``coverImagePath``, a
+        local image file uploaded before the send, instead of ``coverImage``.
     :param msg_type: ``text``, ``composite`` or ``articles``.
     :param service_id: service account that sends; default the connection's ``service_id``.
     """
 
-    template_fields: Sequence[str] = ("message", "to_users", "service_id")
+    template_fields: Sequence[str] = ("message", "to_users", "service_id", "to_mobiles", "to_departments")
     template_fields_renderers = {"message": "json", "to_users": "json"}
 
     def __init__(
         self,
         *,
-        to_users: Sequence[str] | str,
+        to_users: Sequence[str] | str | None = None,
         message: str | dict[str, Any] | list[dict[str, Any]],
         msg_type: str = "text",
         service_id: str | None = None,
+        to_mobiles: Sequence[str] | str | None = None,
+        to_departments: Sequence[int | str] | str | None = None,
+        include_sub_departments: bool = True,
         fxiaoke_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, **kwargs)
-        spec = MessageSpec(to_users, message, msg_type, service_id).check()
+        kinds = {"to_mobiles": to_mobiles, "to_departments": to_departments}
+        spec = MessageSpec(to_users, message, msg_type, service_id, **kinds).check()
         self.to_users = to_users
         self.message = message
         self.msg_type = spec.msg_type
         self.service_id = service_id
+        self.to_mobiles = to_mobiles
+        self.to_departments = to_departments
+        self.include_sub_departments = include_sub_departments
 
     def execute(self, context: Context) -> str | list[str]:
-        spec = MessageSpec(self.to_users, self.message, self.msg_type, self.service_id)
+        spec = MessageSpec(
+            self.to_users,
+            self.message,
+            self.msg_type,
+            self.service_id,
+            to_mobiles=self.to_mobiles,
+            to_departments=self.to_departments,
+            include_sub_departments=self.include_sub_departments,
+        )
         result = self._run(lambda: spec.send(self.hook))
         self.log.info(
             "Sent the Fxiaoke message in %d request(s); traceIds: %s", len(result.trace_ids), result.trace_ids
@@ -127,3 +148,43 @@ class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
     def execute(self, context: Context) -> str:
         answer = self._run(lambda: self.hook.revoke_message(self.message_id, service_id=self.service_id))
         return str(answer.get(protocol.TRACE_ID_FIELD))
+
+
+class FxiaokeUploadImageOperator(_FxiaokeOperator):
+    """
+    Upload an image through the material API; returns its media id (XCom ``return_value``) for
+    articles' ``coverImage``, e.g. ``{{ ti.xcom_pull(task_ids='upload_cover') }}``. A media id can be
+    reused, so one upload serves any number of later sends.
+
+    Size (at most 5 MB) and type (JPG, JPEG, PNG, GIF or BMP, by extension and content) are checked
+    before any request; a broken file fails the task without a retry.
+
+    :param image_path: a local image file on the worker that runs the task (templated).
+    :param filename: the name the gateway sees (templated); default the file's own name.
+    """
+
+    template_fields: Sequence[str] = ("image_path", "filename")
+
+    def __init__(
+        self,
+        *,
+        image_path: str,
+        filename: str | None = None,
+        fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, **kwargs)
+        name = filename if filename is not None else image_path
+        if not has_template(name):
+            media.check_image_name(name, "filename" if filename is not None else "image_path")
+        self.image_path = image_path
+        self.filename = filename
+
+    def execute(self, context: Context) -> str:
+        def upload() -> str:
+            image = media.load_image(self.image_path, self.filename or None, field="image_path")
+            return self.hook.upload_image(image.content, filename=image.filename)
+
+        media_id = self._run(upload)
+        self.log.info("Uploaded %s; media id %s", self.image_path, media_id)
+        return media_id
