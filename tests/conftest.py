@@ -1,7 +1,14 @@
 """Shared fixtures: a project-local Airflow home, the sandbox gateway on loopback, a connection to it.
 
+Fast test loop (daily work; CI and ``scripts/test.sh`` run everything, ``slow`` included)::
+
+    FXIAOKE_AIRFLOW=3 bash scripts/test.sh -m "not slow" -q
+
+FAST_LOOP_TIMING
+
 Environment comes first, before anything imports Airflow, so the suite can never touch the
-user's own Airflow home or database even when pytest is started by hand.
+user's own Airflow home or database even when pytest is started by hand. Plain helpers live in
+``tests/support.py``; this file holds only fixtures and the environment, and nothing imports it.
 """
 
 from __future__ import annotations
@@ -12,9 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_DAGS = ROOT / "example_dags"
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
+from tests.support import EXAMPLE_DAGS, ROOT, TEST_DAGS, connection_dict
 
 os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow-home" / "pytest"))
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -34,17 +39,9 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 if not Path(os.environ["AIRFLOW_HOME"]).resolve().is_relative_to(ROOT):
     raise RuntimeError(f"AIRFLOW_HOME must be inside the project for tests; got {os.environ['AIRFLOW_HOME']}")
 
-import pytest  # noqa: E402
+import pytest
 
-from fxiaoke_provider.sandbox import (  # noqa: E402
-    DEFAULT_APP_ID,
-    DEFAULT_APP_SECRET,
-    DEFAULT_PERMANENT_CODE,
-    SandboxGateway,
-)
-
-SERVICE_ID = "FSAID_service_alerts"
-USER_ID = "1000"
+from fxiaoke_provider.sandbox import SandboxGateway
 
 
 def _ensure_metadata_db() -> None:
@@ -70,29 +67,21 @@ def sandbox():
         yield gateway
 
 
-def connection_dict(gateway: SandboxGateway, tmp_path: Path, **extra: object) -> dict:
-    return {
-        "conn_type": "fxiaoke",
-        "host": gateway.url,
-        "login": DEFAULT_APP_ID,
-        "password": DEFAULT_APP_SECRET,
-        "extra": {
-            "permanent_code": DEFAULT_PERMANENT_CODE,
-            "user_id": USER_ID,
-            "service_id": SERVICE_ID,
-            "token_cache_dir": str(tmp_path / "token-cache"),
-            "retry_max_wait": 0.05,
-            **extra,
-        },
-    }
-
-
 @pytest.fixture
 def use_connection(monkeypatch, tmp_path):
-    """Install ``fxiaoke_default`` (or another id) as an ``AIRFLOW_CONN_*`` JSON variable."""
+    """Install ``fxiaoke_default`` (or another id) as an ``AIRFLOW_CONN_*`` JSON variable.
 
-    def install(gateway: SandboxGateway, conn_id: str = "fxiaoke_default", **extra: object) -> dict:
-        conn = connection_dict(gateway, tmp_path, **extra)
+    ``fields`` replaces top-level keys (``host``, ``password``...), other keywords join the extras.
+    """
+
+    def install(
+        gateway: SandboxGateway,
+        conn_id: str = "fxiaoke_default",
+        *,
+        fields: dict | None = None,
+        **extra: object,
+    ) -> dict:
+        conn = connection_dict(gateway, tmp_path, fields=fields, **extra)
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         return conn
 

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_server import api_server as start_api_server
-from api_server import request_json
 
 from fxiaoke_provider import protocol
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.api_server import api_server as start_api_server
+from tests.api_server import request_json
 
 LABELS = {"host": "OpenAPI Host", "login": "App ID", "password": "App Secret"}
 EXTRA_LABELS = {

@@ -21,7 +21,7 @@ from fxiaoke_provider.exceptions import (
 )
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import SandboxGateway
-from tests.reliability_helpers import record_sleeps
+from tests.support import SleepRecorder
 
 MESSAGES = 2000
 FAULT_RATE = 0.10
@@ -60,7 +60,7 @@ def test_soak_every_message_delivered_once_or_reported(use_connection, monkeypat
         use_connection(
             gateway, rate_limit_calls=0, retry_max_wait=0.001, retry_max_attempts=5, timeout=CLIENT_TIMEOUT_S
         )
-        retries = record_sleeps(really_sleep=False)
+        retries = SleepRecorder(really_sleep=False)
         gateway.set_chaos(SEND, FAULT_RATE, CHAOS, seed=SEED)
         hook = FxiaokeHook(sleep=retries)
         ids = [f"soak-{n:04d}-{uuid.uuid4().hex[:12]}" for n in range(MESSAGES)]
