@@ -27,7 +27,7 @@ from fxiaoke_provider.operators.fxiaoke import FxiaokeRevokeMessageOperator, Fxi
 from fxiaoke_provider.protocol import CREDENTIALS_REJECTED, SUCCESS, TOKEN_PATH
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
-from tests.conftest import connection_dict
+from tests.support import connection_dict, requests_to
 
 PACKAGE = "airflow-provider-fxiaoke"
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
@@ -205,5 +205,5 @@ def test_airflow_cli_connection_test_against_the_sandbox(sandbox, tmp_path):
         for secret in (DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, wrong_secret):
             assert secret not in output
 
-    token_calls = [r["errorCode"] for r in sandbox.requests() if r["path"] == TOKEN_PATH]
+    token_calls = [r["errorCode"] for r in requests_to(sandbox, TOKEN_PATH)]
     assert sorted(token_calls) == sorted([SUCCESS, CREDENTIALS_REJECTED])

@@ -141,7 +141,7 @@ def test_token_request_with_unknown_outcome_is_retried(sandbox, use_connection, 
     use_connection(sandbox)
     sandbox.add_fault(protocol.TOKEN_PATH, "reset")
     FxiaokeHook(sleep=sleeps).send_message(["1000"], "after a dropped token call")
-    token_calls = [r for r in sandbox.requests() if r["path"] == protocol.TOKEN_PATH]
+    token_calls = requests_to(sandbox, protocol.TOKEN_PATH)
     assert len(token_calls) == 2
     assert len(sleeps) == 1
     assert len(sandbox.messages()) == 1
