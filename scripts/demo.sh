@@ -41,4 +41,4 @@ if ! "$VENV/bin/airflow" dags test fxiaoke_nightly_load > "$AIRFLOW_HOME/dags-te
     exit 1
 fi
 
-"$PY" "$ROOT/scripts/demo_report.py" "$SANDBOX_URL"
+PYTHONPATH="$ROOT" "$PY" "$ROOT/scripts/demo_report.py" "$SANDBOX_URL"

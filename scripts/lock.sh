@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Re-pin requirements/*.txt from requirements/*.in (run by a maintainer, not by tests or CI).
+# Re-pin requirements/*.txt from requirements/*.in (run by a maintainer, not by tests or CI), with the
+# project's own pinned uv (bootstrapped into .venv/tools by scripts/_env.sh), never whatever uv is on PATH.
 set -euo pipefail
-cd "$(dirname "$0")/../requirements"
+source "$(dirname "$0")/_env.sh"
+fxiaoke_bootstrap_uv
+cd "$ROOT/requirements"
 for spec in *.in; do
-    uv pip compile --quiet --universal --python-version 3.10 "$spec" -o "${spec%.in}.txt"
+    "$UV" pip compile --quiet --universal --python-version 3.10 "$spec" -o "${spec%.in}.txt"
 done

@@ -44,6 +44,7 @@ def api_server(tmp_path_factory) -> Iterator[str]:
         pytest.fail(str(error))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 has no API server; its Flask form is tested")
 def test_api_server_serves_the_fxiaoke_form(api_server):
     entries = {entry["connection_type"]: entry for entry in request_json(api_server + HOOK_META_PATH)}
@@ -72,6 +73,7 @@ def test_api_server_serves_the_fxiaoke_form(api_server):
     assert all(spec["description"] for spec in extra.values())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 has no API server")
 def test_api_server_lists_fxiaoke_as_testable_connection_type(api_server):
     """The form's Test button needs the type to be known with a hook; the server was started with it."""

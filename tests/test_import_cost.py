@@ -16,6 +16,8 @@ import sys
 import pytest
 
 HEAVY = ("requests", "urllib3", "tenacity")
+pytestmark = pytest.mark.slow  # a fresh interpreter that imports Airflow
+
 PROVIDER_LAZY = ("fxiaoke_provider.hooks.fxiaoke", "fxiaoke_provider.transport", "fxiaoke_provider.retry")
 
 CHILD = """

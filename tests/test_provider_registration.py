@@ -149,6 +149,7 @@ def test_providers_manager_registers_hook_form_and_notifier():
 
 
 # --- the airflow CLI ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_airflow_cli_lists_provider_hook_and_notifier():
     env = dict(os.environ)
     started = {
@@ -177,6 +178,7 @@ def test_airflow_cli_lists_provider_hook_and_notifier():
     assert "fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier" in names
 
 
+@pytest.mark.slow
 def test_airflow_cli_connection_test_against_the_sandbox(sandbox, tmp_path):
     wrong_secret = "wrong-secret-4f9c2a7e"
     good = connection_dict(sandbox, tmp_path / "good")

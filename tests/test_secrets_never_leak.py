@@ -24,6 +24,7 @@ from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.support import ROOT, TEST_DAGS, connection_dict
 
 DAG_ID = "fxiaoke_secrets_probe"
+pytestmark = pytest.mark.slow  # ``airflow dags test`` in a subprocess
 
 
 def _test_dags_bundle() -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import pytest
+
 from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import (
     FxiaokeError,
@@ -53,6 +55,7 @@ CHAOS = [
 ]
 
 
+@pytest.mark.slow
 def test_soak_every_message_delivered_once_or_reported(use_connection, monkeypatch):
     gateway = SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=0, token_calls_per_minute=0)
     with gateway:

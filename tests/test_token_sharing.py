@@ -88,6 +88,7 @@ def fan_out(tmp_path_factory):
         }
 
 
+@pytest.mark.slow
 def test_parallel_processes_share_one_token_from_the_file_cache(fan_out):
     stats, messages = fan_out["file"]
     assert stats["token_calls"] == 1
@@ -97,6 +98,7 @@ def test_parallel_processes_share_one_token_from_the_file_cache(fan_out):
     assert len(list(fan_out["cache_dir"].glob("*.json"))) == 1
 
 
+@pytest.mark.slow
 def test_memory_cache_fetches_one_token_per_process(fan_out):
     """The contrast: without the shared file, every process asks the token endpoint itself."""
     stats, messages = fan_out["memory"]
