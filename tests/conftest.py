@@ -86,3 +86,25 @@ def use_connection(monkeypatch, tmp_path):
         return conn
 
     return install
+
+
+def _secrets_masker():
+    try:
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.log.secrets_masker import _secrets_masker
+    return _secrets_masker()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets_masker():
+    """Each test starts with the secrets masker a new task process has.
+
+    Airflow's masker keeps every secret of the process in one regex, recompiled on each new secret
+    and run over every log line; across a whole suite (hundreds of tokens) that made late tests
+    several times slower than the same tests run alone.
+    """
+    yield
+    masker = _secrets_masker()
+    masker.patterns = set()
+    masker.replacer = None
