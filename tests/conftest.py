@@ -93,8 +93,11 @@ def use_connection(monkeypatch, tmp_path):
 def _secrets_masker():
     try:
         from airflow.sdk._shared.secrets_masker import _secrets_masker
-    except ImportError:  # Airflow 2.11
-        from airflow.utils.log.secrets_masker import _secrets_masker
+    except ImportError:
+        try:  # Airflow 3.0 / 3.1
+            from airflow.sdk.execution_time.secrets_masker import _secrets_masker
+        except ImportError:  # Airflow 2.11
+            from airflow.utils.log.secrets_masker import _secrets_masker
     return _secrets_masker()
 
 
