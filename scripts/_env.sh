@@ -93,5 +93,5 @@ fxiaoke_nightly_load_round_trip() {
         tail -n 60 "$AIRFLOW_HOME/dags-test.log"
         return 1
     fi
-    "$venv/bin/python" "$ROOT/scripts/demo_report.py" "$SANDBOX_URL"
+    PYTHONPATH="$ROOT" "$venv/bin/python" "$ROOT/scripts/demo_report.py" "$SANDBOX_URL"
 }

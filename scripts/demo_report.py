@@ -1,6 +1,8 @@
 """Prints what the demo run left behind: the traceId from XCom beside the message the sandbox received.
 
 Exits non-zero when they disagree, so the demo proves the round trip instead of only printing.
+Run by ``scripts/demo.sh`` with the project root on ``PYTHONPATH`` (it reads XCom with the tests'
+``tests.airflow_helpers``).
 """
 
 from __future__ import annotations
@@ -8,11 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from airflow_helpers import task_states, xcom
+from tests.airflow_helpers import task_states, xcom
 
 DAG_ID = "fxiaoke_nightly_load"
 

@@ -4,7 +4,8 @@ Starts ``airflow api-server`` on loopback (login-free simple auth manager, this 
 AIRFLOW_HOME), opens Admin > Connections > Add Connection, picks "Fxiaoke", and saves one PNG
 with the standard fields (OpenAPI Host / App ID / App Secret) next to the extra fields (Permanent
 Code...). Then it saves the form and checks what Airflow stored. Exit status 1 when a label is missing.
-Run it with ``scripts/ui_check.sh``, which installs Chromium and the Playwright driver first.
+A manual tool (see the comment block of ``scripts/ui_check.sh``): run it with that script, which
+installs Chromium and the Playwright driver first.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from api_server import api_server, request_json  # noqa: E402
+from tests.api_server import api_server, request_json
+from tests.support import ROOT
 
 STANDARD_LABELS = ("OpenAPI Host", "App ID", "App Secret")
 EXTRA_LABELS = ("Permanent Code", "Acting User ID", "Service Account ID", "Auth Style", "Token Cache")

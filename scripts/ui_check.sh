@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Headless Chromium look at the fxiaoke connection form in the real Airflow 3 UI.
-# Installs what it needs: Debian's chromium (apt, when missing) and the Playwright Python package into
-# the project's Airflow 3 venv, used only as a driver for /usr/bin/chromium (no browser download).
+# MANUAL TOOL, not part of the tests or CI: a headless Chromium look at the fxiaoke connection form
+# in the real Airflow 3 UI, for whoever changes the form and wants to see it (and refresh the
+# screenshot in docs/). The automated form checks are tests/test_connection_form.py.
+#
+# What it installs, once:
+#   * Debian's `chromium` package via apt-get (with sudo when not root), only if no `chromium` is on PATH;
+#   * the Playwright Python package (pinned below) into the project's Airflow 3 venv (.venv/airflow-3),
+#     used only as a driver for that chromium: no browser download.
+# It runs `airflow api-server` on loopback with its own AIRFLOW_HOME (.airflow-home/ui-check).
 # Writes docs/connection-form.png (or the path given with --out); exit 1 when a field is missing.
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
@@ -24,5 +30,5 @@ if ! "$PY" -c "import playwright" 2> /dev/null; then
 fi
 
 start=$SECONDS
-"$PY" scripts/ui_check.py --chromium "$(command -v chromium)" "$@"
+PYTHONPATH="$ROOT" "$PY" scripts/ui_check.py --chromium "$(command -v chromium)" "$@"
 echo "==> ui check took $((SECONDS - start))s" >&2

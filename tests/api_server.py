@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support import free_port
+
 START_TIMEOUT_S = 120  # a ceiling for a loaded machine, not an expectation
 
 
@@ -23,12 +24,6 @@ def request_json(url: str, method: str = "GET") -> Any:
     with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as answer:  # loopback
         body = answer.read()
     return json.loads(body) if body else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -51,7 +46,7 @@ def api_server(home: Path, log_path: Path) -> Iterator[str]:
     env = _env(home)
     if not (home / "airflow.db").exists():
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     command = [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -1,5 +1,5 @@
-"""Helpers of the reliability and security tests: recording backoff sleeps, TLS material, a TLS
-front for the sandbox and a CONNECT proxy, all on loopback."""
+"""Network stand-ins of the transport-security tests: TLS material, a TLS front for the sandbox and
+a CONNECT proxy, all on loopback."""
 
 from __future__ import annotations
 
@@ -10,26 +10,8 @@ import select
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-
-class SleepRecorder(list):
-    """A ``sleep`` to inject into a hook (``FxiaokeHook(sleep=...)``): records every wait it is asked for."""
-
-    def __init__(self, really_sleep: bool = True) -> None:
-        super().__init__()
-        self.really_sleep = really_sleep
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        if self.really_sleep:
-            time.sleep(seconds)
-
-
-def record_sleeps(really_sleep: bool = True) -> SleepRecorder:
-    return SleepRecorder(really_sleep)
 
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
@@ -174,12 +156,3 @@ class ConnectProxy(_LoopbackServer):
         upstream = socket.create_connection((host, int(port)))
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         _pipe(conn, upstream)
-
-
-@contextlib.contextmanager
-def closed_port() -> Iterator[int]:
-    """A loopback port nobody listens on (connection refused)."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    yield port

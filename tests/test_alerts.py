@@ -19,7 +19,7 @@ from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError, FxiaokeInv
 from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.airflow_helpers import load_dag, run_dag, task_states
-from tests.conftest import TEST_DAGS
+from tests.support import TEST_DAGS
 
 DEFAULTS_DAG = TEST_DAGS / "fxiaoke_notifier_defaults.py"
 DAG_ID = "fxiaoke_notifier_defaults"

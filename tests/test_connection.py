@@ -185,8 +185,17 @@ def test_other_malformed_hosts_are_refused(install, host: str, rule_words: str) 
     assert rule_words in str(config_error("fxiaoke_bad_host"))
 
 
-def test_plain_http_to_a_remote_host_is_refused(install) -> None:
-    install("fxiaoke_http", conn("http://gw.corp.internal"))
+@pytest.mark.parametrize(
+    ("host", "schema"),
+    [
+        ("http://gw.corp.internal", None),
+        ("http://open.fxiaoke.com", None),
+        ("open.fxiaoke.com:80", "http"),
+        ("http://10.0.0.5:8080", None),
+    ],
+)
+def test_plain_http_to_a_remote_host_is_refused(install, host: str, schema: str | None) -> None:
+    install("fxiaoke_http", {**conn(host), **({"schema": schema} if schema else {})})
     error = config_error("fxiaoke_http")
     assert "host" in error.field
     assert "plain http would send credentials unencrypted" in str(error)

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_server import api_server as start_api_server
-from api_server import request_json
 
 from fxiaoke_provider import protocol
 from fxiaoke_provider.connection import config_from_connection
@@ -22,6 +20,8 @@ from fxiaoke_provider.connection_form import CONN_FIELDS, HOOK_NAME, is_masked_n
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError
 from fxiaoke_provider.extra_fields import EXTRA_FIELDS
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.api_server import api_server as start_api_server
+from tests.api_server import request_json
 
 LABELS = {"host": "OpenAPI Host", "login": "App ID", "password": "App Secret"}
 EXTRA_LABELS = {key: spec.label for key, spec in EXTRA_FIELDS.items()}
@@ -39,6 +39,7 @@ def api_server(tmp_path_factory) -> Iterator[str]:
         pytest.fail(str(error))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 has no API server; its Flask form is tested")
 def test_api_server_serves_the_fxiaoke_form(api_server):
     entries = {entry["connection_type"]: entry for entry in request_json(api_server + HOOK_META_PATH)}
@@ -72,6 +73,7 @@ def test_api_server_serves_the_fxiaoke_form(api_server):
     assert all(spec["description"] for spec in extra.values())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 has no API server")
 def test_api_server_lists_fxiaoke_as_testable_connection_type(api_server):
     """The form's Test button needs the type to be known with a hook; the server was started with it."""

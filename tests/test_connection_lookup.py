@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
-from tests.conftest import ROOT, TEST_DAGS, connection_dict
+from tests.support import ROOT, TEST_DAGS, connection_dict
 
 DB_CONN_ID = "fxiaoke_db_alerts"
 AIRFLOW = [sys.executable, "-m", "airflow"]

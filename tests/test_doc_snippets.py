@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 RUN_MARKER = "<!-- snippet: run -->"
 _BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)

@@ -36,8 +36,8 @@ from fxiaoke_provider.sandbox import (
     SandboxGateway,
 )
 from fxiaoke_provider.version_compat import AIRFLOW_VERSION
-from tests.conftest import USER_ID
 from tests.reliability_helpers import TlsFront, self_signed_cert
+from tests.support import USER_ID
 
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 PROVIDER_CLI = AIRFLOW_VERSION >= (3, 2)  # Airflow reads the provider info's "cli" list from 3.2 on

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import pickle
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,23 +11,18 @@ from typing import Any
 import pytest
 
 from fxiaoke_provider.exceptions import (
-    FxiaokeAuthError,
     FxiaokeError,
-    FxiaokeInvalidInputError,
     FxiaokeOutcomeUnknownError,
     FxiaokePermanentError,
     FxiaokeTokenExpiredError,
     FxiaokeTransientError,
-    FxiaokeWrongHostError,
 )
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.protocol import (
     APP_MESSAGE_SEND_PATH,
     DAILY_QUOTA_EXHAUSTED,
     LEGACY_TOKEN_PATH,
-    MAX_ARTICLES,
     RATE_LIMITED,
-    SERVICE_EXCEPTION,
     SERVICE_MESSAGE_REVOKE_PATH,
     SERVICE_MESSAGE_SEND_PATH,
     TOKEN_EXPIRED,
@@ -38,15 +31,7 @@ from fxiaoke_provider.protocol import (
 )
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
 from fxiaoke_provider.token_store import AccessToken
-
-SERVICE_ID = "FSAID_service_alerts"  # the service id tests/conftest.py puts on the connection
-CARD = {
-    "head": {"title": "New lead"},
-    "first": {"content": "Assigned to you"},
-    "form": [{"label": "Company", "value": "ACME"}],
-    "link": {"title": "Open", "url": "fs://CRM/udobj?{}"},
-}
-ARTICLE = {"title": "Weekly report", "coverImage": "media-1", "type": "TEXT", "content": "All green."}
+from tests.support import SERVICE_ID, FakeClock, article, card, requests_to
 
 
 @pytest.fixture
@@ -55,17 +40,13 @@ def hook(sandbox: SandboxGateway, use_connection) -> FxiaokeHook:
     return FxiaokeHook()
 
 
-def requests_to(sandbox: SandboxGateway, path: str) -> list[dict[str, Any]]:
-    return [r for r in sandbox.requests() if r["path"] == path]
-
-
 # --- sending --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("msg_type", "message", "stored"),
     [
         ("text", "disk full on db-1", {"content": "disk full on db-1"}),
-        ("composite", CARD, CARD),
-        ("articles", [ARTICLE, {**ARTICLE, "type": "URL", "content": "https://x.invalid"}], None),
+        ("composite", card(), card()),
+        ("articles", [article(), article(type="URL", content="https://x.invalid")], None),
     ],
 )
 def test_send_as_the_connections_service_account(
@@ -94,7 +75,7 @@ def test_service_id_argument_wins(sandbox: SandboxGateway, hook: FxiaokeHook) ->
 def test_send_as_the_app_without_any_service_id(sandbox: SandboxGateway, use_connection) -> None:
     use_connection(sandbox, service_id="")  # an untouched form field: no service account
     hook = FxiaokeHook()
-    hook.send_message(["1000"], CARD, msg_type="composite")
+    hook.send_message(["1000"], card(), msg_type="composite")
     [record] = sandbox.messages()
     assert record["path"] == APP_MESSAGE_SEND_PATH
     assert record["serviceId"] is None
@@ -161,7 +142,7 @@ def test_revoke(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
 
 def test_every_request_has_a_fresh_uuid4_third_trace_id(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
     hook.send_message([str(i) for i in range(1, 1001)], "two batches")
-    hook.send_message(["1000"], CARD, msg_type="composite")
+    hook.send_message(["1000"], card(), msg_type="composite")
     hook.send_message(["1000"], "one more")
     hook.revoke_message("MSG-1")
     recorded = sandbox.requests()
@@ -185,37 +166,31 @@ def test_token_is_fetched_once_for_many_calls(sandbox: SandboxGateway, hook: Fxi
     assert stats["messages_delivered"] == 6
 
 
-def _age_cached_token(hook: FxiaokeHook, age_s: float) -> AccessToken:
-    """Rewrite the machine's token file as if the token had been fetched ``age_s`` seconds ago."""
-    path = Path(hook._token_store.path)
-    token = AccessToken.from_json(path.read_text())
-    aged = AccessToken(token.value, token.tenant, time.time() - age_s, token.expires_in)
-    path.write_text(aged.to_json())
-    return aged
-
-
-def test_token_is_renewed_once_the_gateway_reissues(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
-    hook.send_message(["1000"], "first")
-    first_value = hook.get_token().value
+def test_token_is_renewed_once_the_gateway_reissues(sandbox: SandboxGateway, use_connection) -> None:
+    use_connection(sandbox)
+    clock = FakeClock()  # every hook reads token ages from it: a new hook is a later task process
+    first = FxiaokeHook(clock=clock)
+    first.send_message(["1000"], "first")
+    first_value = first.get_token().value
 
     # Just before the renewal age: client and gateway both see a 6500 s old token; it is reused.
-    sandbox.advance_clock(TOKEN_REISSUE_AFTER_S["header"] - 100)
-    _age_cached_token(hook, TOKEN_REISSUE_AFTER_S["header"] - 100)
-    later = FxiaokeHook()
+    for advance in (sandbox.advance_clock, clock.advance):
+        advance(TOKEN_REISSUE_AFTER_S["header"] - 100)
+    later = FxiaokeHook(clock=clock)
     later.send_message(["1000"], "second")
     assert sandbox.stats()["token_calls"] == 1
     assert later.get_token().value == first_value
 
     # Past it: the next hook asks again and the gateway, seeing the same age, hands out a new token.
-    sandbox.advance_clock(101)
-    _age_cached_token(hook, TOKEN_REISSUE_AFTER_S["header"] + 1)
-    renewing = FxiaokeHook()
+    for advance in (sandbox.advance_clock, clock.advance):
+        advance(101)
+    renewing = FxiaokeHook(clock=clock)
     renewing.send_message(["1000"], "third")
     stats = sandbox.stats()
     assert stats["token_calls"] == 2
     assert stats["tokens_live"] == 2
     assert renewing.get_token().value != first_value
-    assert AccessToken.from_json(Path(hook._token_store.path).read_text()).value != first_value
+    assert AccessToken.from_json(Path(first._token_store.path).read_text()).value != first_value
     assert [m["message"]["content"] for m in sandbox.messages()] == ["first", "second", "third"]
 
 
@@ -231,17 +206,6 @@ def test_expired_token_is_renewed_once_and_the_call_retried_once(
     assert sandbox.stats()["token_calls"] == 2
     assert [r["errorCode"] for r in requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)] == [0, TOKEN_EXPIRED, 0]
     assert hook.get_token().value != before
-
-
-def test_second_expired_token_with_a_fresh_token_raises(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "expired-token", count=3)
-    with pytest.raises(FxiaokeTokenExpiredError) as excinfo:
-        hook.send_message(["1000"], "never delivered")
-    assert isinstance(excinfo.value, FxiaokeAuthError)
-    assert excinfo.value.error_code == TOKEN_EXPIRED
-    assert sandbox.messages() == []
-    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 2
-    assert sandbox.stats()["token_calls"] == 2
 
 
 def test_token_is_renewed_at_most_once_per_call(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
@@ -291,115 +255,6 @@ def test_error_answer_carries_every_id(sandbox: SandboxGateway, hook: FxiaokeHoo
     assert not isinstance(error, (FxiaokeTransientError, FxiaokeOutcomeUnknownError))
 
 
-def test_rate_limit_is_retried_then_transient(sandbox: SandboxGateway, use_connection) -> None:
-    use_connection(sandbox, retry_max_attempts=3)
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=10, code=RATE_LIMITED)
-    with pytest.raises(FxiaokeTransientError) as excinfo:
-        FxiaokeHook().send_message(["1000"], "busy")
-    assert excinfo.value.error_code == RATE_LIMITED
-    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 3
-    assert sandbox.messages() == []
-
-
-def test_rate_limit_recovers_within_the_attempts(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=2, code=RATE_LIMITED)
-    [answer] = hook.send_message(["1000"], "eventually")
-    assert len(sandbox.messages()) == 1
-    assert answer["traceId"] == sandbox.messages()[0]["traceId"]
-    assert [r["errorCode"] for r in requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)] == [30004, 30004, 0]
-
-
-def test_service_exception_is_outcome_unknown_and_not_retried(
-    sandbox: SandboxGateway, hook: FxiaokeHook
-) -> None:
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=5, code=SERVICE_EXCEPTION)
-    with pytest.raises(FxiaokeOutcomeUnknownError) as excinfo:
-        hook.send_message(["1000"], "maybe")
-    assert excinfo.value.error_code == SERVICE_EXCEPTION
-    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1
-
-
-@pytest.mark.parametrize("kind", ["non-json", "redirect"])
-def test_html_answers_mean_a_wrong_host(sandbox: SandboxGateway, hook: FxiaokeHook, kind: str) -> None:
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, kind, count=5)
-    with pytest.raises(FxiaokeWrongHostError) as excinfo:
-        hook.send_message(["1000"], "to the web site")
-    assert "the host is probably wrong" in str(excinfo.value)
-    assert excinfo.value.path == SERVICE_MESSAGE_SEND_PATH
-    assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1  # permanent: no retry
-
-
-def test_wrong_host_on_the_token_call(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
-    sandbox.add_fault(TOKEN_PATH, "redirect")
-    with pytest.raises(FxiaokeWrongHostError, match="the host is probably wrong"):
-        hook.send_message(["1000"], "x")
-    assert sandbox.messages() == []
-
-
-# --- validation before any request -------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"to_users": ["1000"], "message": "x", "msg_type": "html"}, "msg_type"),
-        ({"to_users": ["1000"], "message": ""}, "message (text content)"),
-        ({"to_users": [], "message": "x"}, "to_users"),
-        ({"to_users": "1000", "message": "x"}, "to_users"),
-        ({"to_users": ["1000", None], "message": "x"}, "to_users[1]"),
-        ({"to_users": [True], "message": "x"}, "to_users[0]"),
-        ({"to_users": ["1000", "alice"], "message": "x"}, "to_users[1]"),
-        (
-            {"to_users": ["1000"], "message": {"head": {"title": "t"}}, "msg_type": "composite"},
-            "message.link",
-        ),
-        ({"to_users": ["1000"], "message": [ARTICLE] * (MAX_ARTICLES + 1), "msg_type": "articles"}, None),
-        (
-            {
-                "to_users": ["1000"],
-                "message": [ARTICLE, {**ARTICLE, "title": "x" * 46}],
-                "msg_type": "articles",
-            },
-            "message[1].title",
-        ),
-        ({"to_users": ["1000"], "message": "x", "service_id": "  "}, "service_id"),
-    ],
-)
-def test_invalid_send_reaches_nothing(
-    sandbox: SandboxGateway, hook: FxiaokeHook, kwargs: dict[str, Any], field: str | None
-) -> None:
-    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
-        hook.send_message(**kwargs)
-    assert excinfo.value.field == (field or "message (articles)")
-    assert sandbox.stats()["requests"] == 0
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [({"message_id": ""}, "message_id"), ({"message_id": "m1", "service_id": ""}, "service_id")],
-)
-def test_invalid_revoke_reaches_nothing(
-    sandbox: SandboxGateway, hook: FxiaokeHook, kwargs: dict[str, Any], field: str
-) -> None:
-    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
-        hook.revoke_message(**kwargs)
-    assert excinfo.value.field == field
-    assert sandbox.stats()["requests"] == 0
-
-
-def test_revoke_without_any_service_id_reaches_nothing(sandbox: SandboxGateway, use_connection) -> None:
-    use_connection(sandbox, service_id=None)
-    with pytest.raises(FxiaokeInvalidInputError) as excinfo:
-        FxiaokeHook().revoke_message("m1")
-    assert excinfo.value.field == "service_id"
-    assert sandbox.stats()["requests"] == 0
-
-
-def test_bad_connection_reaches_nothing(sandbox: SandboxGateway, use_connection) -> None:
-    use_connection(sandbox, permanent_code="")
-    with pytest.raises(FxiaokeInvalidInputError, match="permanent_code"):
-        FxiaokeHook().send_message(["1000"], "x")
-    assert sandbox.stats()["requests"] == 0
-
-
 # --- test_connection --------------------------------------------------------------------------
 def test_test_connection_ok(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
     ok, message = hook.test_connection()
@@ -409,11 +264,9 @@ def test_test_connection_ok(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
     assert sandbox.stats()["token_calls_ok"] == 1
 
 
-def test_test_connection_wrong_secret(sandbox: SandboxGateway, use_connection, monkeypatch) -> None:
+def test_test_connection_wrong_secret(sandbox: SandboxGateway, use_connection) -> None:
     wrong_secret = "wrong-secret-0c9d2e"
-    conn = use_connection(sandbox, "fxiaoke_wrong")
-    conn["password"] = wrong_secret
-    monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_WRONG", json.dumps(conn))
+    use_connection(sandbox, "fxiaoke_wrong", fields={"password": wrong_secret})
     ok, message = FxiaokeHook("fxiaoke_wrong").test_connection()
     assert ok is False
     assert "FxiaokeAuthError" in message
@@ -467,7 +320,7 @@ def test_legacy_auth_style_end_to_end(sandbox: SandboxGateway, use_connection) -
     """Legacy style addresses open user ids as they are: no convertUserId, no acting user."""
     use_connection(sandbox, auth_style="legacy", user_id="")
     hook = FxiaokeHook()
-    hook.send_message(["FSUID_ops1", "FSUID_ops2"], CARD, msg_type="composite")
+    hook.send_message(["FSUID_ops1", "FSUID_ops2"], card(), msg_type="composite")
     hook.revoke_message("MSG-from-the-tenant")
     recorded = sandbox.requests()
     assert [r["path"] for r in recorded] == [
@@ -497,10 +350,3 @@ def test_hook_timeout_argument_applies(sandbox: SandboxGateway, use_connection) 
     assert "no answer within 0.3s" in str(excinfo.value)
     assert excinfo.value.path == SERVICE_MESSAGE_SEND_PATH
     assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1  # outcome unknown: not repeated
-
-
-def test_revoke_of_a_send_whose_answer_had_no_message_id_sends_nothing(sandbox, hook) -> None:
-    hook.get_token()
-    with pytest.raises(FxiaokeInvalidInputError, match="the send answer carried no messageId"):
-        hook.revoke_message("None")  # what a templated xcom_pull of [None][0] renders to
-    assert sandbox.revokes() == []

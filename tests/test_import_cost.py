@@ -16,6 +16,8 @@ import sys
 import pytest
 
 HEAVY = ("requests", "urllib3", "tenacity")
+pytestmark = pytest.mark.slow  # a fresh interpreter that imports Airflow
+
 PROVIDER_LAZY = ("fxiaoke_provider.hooks.fxiaoke", "fxiaoke_provider.transport", "fxiaoke_provider.retry")
 
 CHILD = """
@@ -34,7 +36,9 @@ snapshots = {{"airflow_base": loaded()}}
 import fxiaoke_provider.operators.fxiaoke
 import fxiaoke_provider.notifications.fxiaoke
 snapshots["operator_and_notifier"] = loaded()
-import fxiaoke_provider.hooks.fxiaoke, fxiaoke_provider.transport
+import fxiaoke_provider.hooks.fxiaoke
+snapshots["hook"] = loaded()
+import fxiaoke_provider.transport
 snapshots["first_send"] = loaded()
 print(json.dumps(snapshots))
 """
@@ -60,6 +64,12 @@ def test_operator_and_notifier_import_no_heavy_module(snapshots: dict[str, list[
 @pytest.mark.parametrize("module", PROVIDER_LAZY)
 def test_hook_and_http_layers_stay_unloaded(snapshots: dict[str, list[str]], module: str) -> None:
     assert module not in snapshots["operator_and_notifier"]
+
+
+def test_importing_the_hook_defers_the_http_stack(snapshots: dict[str, list[str]]) -> None:
+    """DAG files may import the hook at the top (e.g. for a ``@task``); the HTTP layer waits for a send."""
+    added = set(snapshots["hook"]) - set(snapshots["airflow_base"])
+    assert added.isdisjoint({"requests", "urllib3", "fxiaoke_provider.transport"}), sorted(added)
 
 
 def test_the_check_sees_what_a_send_loads(snapshots: dict[str, list[str]]) -> None:

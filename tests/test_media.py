@@ -18,7 +18,7 @@ from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator, Fxiao
 from fxiaoke_provider.protocol import MEDIA_MAX_BYTES, MEDIA_UPLOAD_PATH
 from fxiaoke_provider.sandbox import DEFAULT_DIRECTORY, SandboxGateway
 from tests.airflow_helpers import load_dag, run_dag, task_states
-from tests.conftest import TEST_DAGS
+from tests.support import TEST_DAGS
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 GIF = b"GIF89a" + b"\x00" * 32

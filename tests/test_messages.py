@@ -17,31 +17,7 @@ from fxiaoke_provider.protocol import (
     MAX_ARTICLES,
     MAX_RECIPIENTS_PER_REQUEST,
 )
-
-
-def article(**overrides: Any) -> dict[str, Any]:
-    """A valid TEXT article; tests break one field at a time."""
-    return {
-        "title": "Quarterly numbers",
-        "author": "Ops",
-        "description": "What changed this quarter",
-        "coverImage": "media-0001",
-        "type": "TEXT",
-        "content": "Revenue went up.",
-        **overrides,
-    }
-
-
-def card(**overrides: Any) -> dict[str, Any]:
-    """A valid composite card."""
-    return {
-        "head": {"title": "New lead"},
-        "first": {"content": "A lead was assigned to you"},
-        "form": [{"label": "Company", "value": "ACME"}],
-        "remark": {"content": "Reply within a day"},
-        "link": {"title": "Open", "url": "https://example.invalid/lead/1"},
-        **overrides,
-    }
+from tests.support import article, card
 
 
 def invalid(excinfo: pytest.ExceptionInfo[FxiaokeInvalidInputError], field: str, rule_words: str) -> None:

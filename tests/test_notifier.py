@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from urllib.parse import quote
 
 import pytest
@@ -21,7 +20,7 @@ from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier, send_fxiaoke
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
 from tests.airflow_helpers import load_dag, run_dag, task_states
-from tests.conftest import SERVICE_ID, TEST_DAGS
+from tests.support import SERVICE_ID, TEST_DAGS, free_port, requests_to
 
 CALLBACKS_DAG = TEST_DAGS / "fxiaoke_notifier_callbacks.py"
 SEND_PATH = protocol.SERVICE_MESSAGE_SEND_PATH  # the test connection has a default service account
@@ -124,7 +123,7 @@ def test_gateway_error_is_logged_and_task_outcomes_stay(sandbox, use_connection,
 
     assert task_states(dag_run) == {"extract": "failed", "load": "success", "report": "success"}
     assert sandbox.messages() == []
-    sends = [r for r in sandbox.requests() if r["path"] == SEND_PATH]
+    sends = requests_to(sandbox, SEND_PATH)
     assert len(sends) == 4  # failure, retry, success and DAG failure: each tried, none retried (permanent)
     assert _exceptions(record()) == {
         "extract": "RuntimeError('source database unreachable')",
@@ -138,17 +137,11 @@ def test_gateway_error_is_logged_and_task_outcomes_stay(sandbox, use_connection,
     assert DEFAULT_PERMANENT_CODE not in logs
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_gateway_down_is_logged_and_task_outcomes_stay(
     sandbox, use_connection, record, captured, monkeypatch
 ):
     conn = use_connection(sandbox, retry_max_attempts=1, timeout=2)
-    conn["host"] = f"http://127.0.0.1:{_closed_port()}"
+    conn["host"] = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps(conn))
 
     dag_run = run_dag(load_dag(CALLBACKS_DAG, "fxiaoke_notifier_callbacks"))

@@ -9,11 +9,10 @@ the final ``try_number`` and from how many requests the sandbox saw.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokeTransientError
+from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.operators.fxiaoke import (
     MESSAGE_IDS_XCOM_KEY,
@@ -24,7 +23,6 @@ from fxiaoke_provider.protocol import (
     ARTICLE_TITLE_MAX,
     CRM_RECORD_LINK_PREFIX,
     DAILY_QUOTA_EXHAUSTED,
-    MAX_ARTICLES,
     MAX_RECIPIENTS_PER_REQUEST,
     NO_PERMISSION,
     SERVICE_MESSAGE_SEND_PATH,
@@ -32,12 +30,10 @@ from fxiaoke_provider.protocol import (
     TOKEN_PATH,
 )
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
-from fxiaoke_provider.version_compat import AirflowFailException
 from tests.airflow_helpers import all_xcoms, load_dag, run_dag, task_states, xcom, xcoms_holding
-from tests.conftest import SERVICE_ID
+from tests.support import SERVICE_ID, TEST_DAGS, article, requests_to
 
-DAGS = Path(__file__).resolve().parent / "dags"
-ARTICLE = {"title": "Digest", "coverImage": "media-1", "type": "URL", "content": "https://bi.example.com"}
+DAGS = TEST_DAGS
 
 
 def _ds(dag_run) -> str:
@@ -132,37 +128,19 @@ def test_templated_sends_xcom_revoke_and_no_secret_in_xcom(sandbox, use_connecti
     assert xcoms_holding(dag_run, [DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, token]) == []
 
 
-# --- validation: at construction when there is nothing to render, after rendering otherwise --------
+# --- validation: when the DAG file is parsed if there is nothing to render, after rendering otherwise --
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"message": ""}, "message (text content)"),
-        ({"message": "hi", "msg_type": "markdown"}, "msg_type"),
-        (
-            {"message": {"head": {"title": "t"}, "link": {"title": "open"}}, "msg_type": "composite"},
-            "message.link.url",
-        ),
-        (
-            {
-                "message": {
-                    "head": {"title": "t"},
-                    "link": {"title": "o", "url": "u"},
-                    "form": [{"label": 1}],
-                },
-                "msg_type": "composite",
-            },
-            "message.form[0].label",
-        ),
-        (
-            {"message": [{**ARTICLE, "title": "x" * (ARTICLE_TITLE_MAX + 1)}], "msg_type": "articles"},
-            "message[0].title",
-        ),
-        ({"message": [ARTICLE] * (MAX_ARTICLES + 1), "msg_type": "articles"}, "message (articles)"),
-        ({"message": "hi", "to_users": []}, "to_users"),
+        ({"msg_type": "markdown"}, "msg_type"),
+        ({"msg_type": "articles", "message": [article(title="x" * 46)]}, "message[0].title"),
+        ({"to_users": []}, "to_users"),
     ],
+    ids=["msg_type", "message", "to_users"],
 )
 def test_plain_invalid_message_rejected_when_the_operator_is_built(kwargs, field):
-    kwargs = {"to_users": ["1000"], **kwargs}
+    """Each of the three checks the operator runs at parse time; the rules: ``test_messages.py``."""
+    kwargs = {"to_users": ["1000"], "message": "hi", **kwargs}
     with pytest.raises(FxiaokeInvalidInputError) as caught:
         FxiaokeSendMessageOperator(task_id="bad", **kwargs)
     assert caught.value.field == field
@@ -170,13 +148,20 @@ def test_plain_invalid_message_rejected_when_the_operator_is_built(kwargs, field
 
 
 def test_templated_message_is_checked_only_after_rendering():
+    """A template may break a rule as written and keep it once rendered: no error at parse time.
+
+    The same article written out literally is refused, so the difference is the template alone.
+    """
+    title = "{{ params.digest_title_for_the_quarterly_review_meeting }}"  # renders to a short title
+    assert len(title) > ARTICLE_TITLE_MAX
     operator = FxiaokeSendMessageOperator(
-        task_id="later",
-        to_users="{{ params.team | tojson }}",
-        msg_type="composite",
-        message={"head": {"title": "{{ ds }}"}, "link": {"title": "open", "url": "{{ params.url }}"}},
+        task_id="later", to_users=["1000"], msg_type="articles", message=[article(title=title)]
     )
-    assert operator.message["link"]["url"] == "{{ params.url }}"
+    assert operator.message[0]["title"] == title
+    with pytest.raises(FxiaokeInvalidInputError, match=r"message\[0\]\.title"):
+        FxiaokeSendMessageOperator(
+            task_id="now", to_users=["1000"], msg_type="articles", message=[article(title="x" * len(title))]
+        )
 
 
 def test_templated_message_invalid_after_rendering_fails_without_sending(sandbox, use_connection):
@@ -199,7 +184,7 @@ def test_permanent_gateway_error_fails_task_without_airflow_retry(sandbox, use_c
 
     assert task_states(dag_run) == {"send": "failed"}
     assert _try_numbers(dag_run) == {"send": 1}  # retries=2 on the task, none used
-    sends = [r for r in sandbox.requests() if r["path"] == SERVICE_MESSAGE_SEND_PATH]
+    sends = requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)
     assert [r["errorCode"] for r in sends] == [code]  # exactly one business request
     assert sandbox.messages() == []
     assert xcom(dag_run, "send") is None
@@ -212,25 +197,9 @@ def test_transient_error_outlasting_hook_retries_is_retried_by_airflow(sandbox, 
 
     assert task_states(dag_run) == {"send": "success"}
     assert _try_numbers(dag_run) == {"send": 2}  # Airflow's own retry delivered it
-    sends = [r for r in sandbox.requests() if r["path"] == SERVICE_MESSAGE_SEND_PATH]
+    sends = requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)
     assert [r["errorCode"] for r in sends] == [SYSTEM_BUSY, SYSTEM_BUSY, 0]
     (message,) = sandbox.messages()
     assert message["message"] == {"content": f"Load finished on {_ds(dag_run)}"}
     assert xcom(dag_run, "send") == message["traceId"]
     assert _paths(sandbox).count(TOKEN_PATH) == 1  # the token is reused across tries
-
-
-def test_execute_raises_retryable_error_for_transient_and_fail_for_permanent(sandbox, use_connection):
-    """The exception types behind the states above, from ``execute`` over real HTTP."""
-    use_connection(sandbox, retry_max_attempts=2)
-    operator = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hello")
-
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=2, code=SYSTEM_BUSY)
-    with pytest.raises(FxiaokeTransientError) as transient:
-        operator.execute({})
-    assert not isinstance(transient.value, AirflowFailException)
-
-    sandbox.add_fault(SERVICE_MESSAGE_SEND_PATH, "error", count=1, code=NO_PERMISSION)
-    with pytest.raises(AirflowFailException, match=str(NO_PERMISSION)):
-        operator.execute({})
-    assert sandbox.messages() == []

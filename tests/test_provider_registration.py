@@ -29,7 +29,7 @@ from fxiaoke_provider.operators.fxiaoke import FxiaokeRevokeMessageOperator, Fxi
 from fxiaoke_provider.protocol import CREDENTIALS_REJECTED, SUCCESS, TOKEN_PATH
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
-from tests.conftest import connection_dict
+from tests.support import connection_dict, requests_to
 
 PACKAGE = "fxiaoke-provider"
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
@@ -194,6 +194,7 @@ def test_distribution_metadata_names_license_and_python():
 
 
 # --- the airflow CLI ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_airflow_cli_lists_provider_hook_and_notifier():
     env = dict(os.environ)
     started = {
@@ -222,6 +223,7 @@ def test_airflow_cli_lists_provider_hook_and_notifier():
     assert "fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier" in names
 
 
+@pytest.mark.slow
 def test_airflow_cli_connection_test_against_the_sandbox(sandbox, tmp_path):
     wrong_secret = "wrong-secret-4f9c2a7e"
     good = connection_dict(sandbox, tmp_path / "good")
@@ -250,7 +252,7 @@ def test_airflow_cli_connection_test_against_the_sandbox(sandbox, tmp_path):
         for secret in (DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, wrong_secret):
             assert secret not in output
 
-    token_calls = [r["errorCode"] for r in sandbox.requests() if r["path"] == TOKEN_PATH]
+    token_calls = [r["errorCode"] for r in requests_to(sandbox, TOKEN_PATH)]
     assert sorted(token_calls) == sorted([SUCCESS, CREDENTIALS_REJECTED])
     # the whole error reaches the console: code, meaning, the gateway's traceId and our thirdTraceId
     (rejected,) = [r for r in sandbox.requests() if r["errorCode"] == CREDENTIALS_REJECTED]

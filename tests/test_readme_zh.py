@@ -7,7 +7,7 @@ import re
 import pytest
 
 from fxiaoke_provider.extra_fields import EXTRA_FIELDS
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 READMES = {"en": ROOT / "README.md", "zh-CN": ROOT / "README.zh-CN.md"}
 #: The English README is the short front page; the connection's extras are on the page it links.

@@ -22,7 +22,7 @@ from fxiaoke_provider.protocol import (
 )
 from fxiaoke_provider.sandbox import DEFAULT_DIRECTORY, Department, Directory, Person, SandboxGateway
 from tests.airflow_helpers import load_dag, run_dag, task_states
-from tests.conftest import TEST_DAGS
+from tests.support import TEST_DAGS
 
 MOBILE = {person.employee_id: person.mobile for person in DEFAULT_DIRECTORY.people}
 OPEN_ID = {person.employee_id: person.open_user_id for person in DEFAULT_DIRECTORY.people}

@@ -9,11 +9,7 @@ half-way says which batches went out.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,7 +19,6 @@ from fxiaoke_provider import protocol, retry
 from fxiaoke_provider.connection import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S
 from fxiaoke_provider.exceptions import (
     FxiaokeAuthError,
-    FxiaokeInvalidInputError,
     FxiaokeOutcomeUnknownError,
     FxiaokePartialSendError,
     FxiaokePermanentError,
@@ -36,19 +31,19 @@ from fxiaoke_provider.pacing import EndpointPacer
 from fxiaoke_provider.sandbox import SandboxGateway
 from fxiaoke_provider.transport import _request_error
 from fxiaoke_provider.version_compat import AirflowFailException
-from tests.conftest import connection_dict
-from tests.reliability_helpers import closed_port, record_sleeps
+from tests.support import RecordingTI, SleepRecorder, free_port, requests_to
 
 SEND = protocol.SERVICE_MESSAGE_SEND_PATH  # the test connection has a service_id
 
 
 def send_requests(gateway: SandboxGateway) -> list[dict]:
-    return [r for r in gateway.requests() if r["path"] == SEND]
+    return requests_to(gateway, SEND)
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    return record_sleeps()
+def sleeps() -> SleepRecorder:
+    """The hook's injected ``sleep``: records each backoff wait and returns at once."""
+    return SleepRecorder(really_sleep=False)
 
 
 # --- backoff shape ------------------------------------------------------------------------------
@@ -87,14 +82,10 @@ def test_hook_arguments_override_retry_extras(sandbox, use_connection, sleeps):
     assert sleeps and all(s <= 0.01 for s in sleeps)
 
 
-def test_connection_refused_is_retried_then_transient(sandbox, use_connection, monkeypatch, sleeps):
-    conn = use_connection(sandbox, retry_max_attempts=3)
-    with closed_port() as port:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps({**conn, "host": f"http://127.0.0.1:{port}"})
-        )
-        with pytest.raises(FxiaokeTransientError, match="could not connect"):
-            FxiaokeHook(sleep=sleeps).send_message(["1000"], "nobody listens")
+def test_connection_refused_is_retried_then_transient(sandbox, use_connection, sleeps):
+    use_connection(sandbox, fields={"host": f"http://127.0.0.1:{free_port()}"}, retry_max_attempts=3)
+    with pytest.raises(FxiaokeTransientError, match="could not connect"):
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "nobody listens")
     assert len(sleeps) == 2
 
 
@@ -161,7 +152,7 @@ def test_token_request_with_unknown_outcome_is_retried(sandbox, use_connection, 
     use_connection(sandbox)
     sandbox.add_fault(protocol.TOKEN_PATH, "reset")
     FxiaokeHook(sleep=sleeps).send_message(["1000"], "after a dropped token call")
-    token_calls = [r for r in sandbox.requests() if r["path"] == protocol.TOKEN_PATH]
+    token_calls = requests_to(sandbox, protocol.TOKEN_PATH)
     assert len(token_calls) == 2
     assert len(sleeps) == 1
     assert len(sandbox.messages()) == 1
@@ -188,22 +179,13 @@ def test_permanent_codes_fail_at_once(sandbox, use_connection, sleeps, code):
     assert sleeps == []
 
 
-def test_bad_credentials_fail_at_once(sandbox, use_connection, monkeypatch, sleeps):
-    conn = use_connection(sandbox)
-    conn["password"] = "not-the-secret"
-    monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps(conn))
+def test_bad_credentials_fail_at_once(sandbox, use_connection, sleeps):
+    use_connection(sandbox, fields={"password": "not-the-secret"})
     with pytest.raises(FxiaokeAuthError, match="errorCode 10006"):
         FxiaokeHook(sleep=sleeps).send_message(["1000"], "doomed")
     assert sandbox.stats()["token_calls"] == 1
     assert send_requests(sandbox) == []
     assert sleeps == []
-
-
-def test_validation_fails_before_any_request(sandbox, use_connection, sleeps):
-    use_connection(sandbox)
-    with pytest.raises(FxiaokeInvalidInputError):
-        FxiaokeHook(sleep=sleeps).send_message([], "to nobody")
-    assert sandbox.requests() == [] and sleeps == []
 
 
 # --- 20016: renew once ------------------------------------------------------------------------
@@ -228,14 +210,6 @@ def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_conne
 
 
 # --- what Airflow does with each kind -----------------------------------------------------------
-class _TI:
-    def __init__(self) -> None:
-        self.xcom: dict = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
-
-
 @pytest.mark.parametrize(
     ("fault", "extra", "expected"),
     [
@@ -260,7 +234,7 @@ def test_operator_fails_for_good_only_when_retrying_cannot_help(
     sandbox.add_fault(SEND, spec.pop("kind"), count=spec.pop("count", 1), **spec)
     op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
     with pytest.raises(expected) as info:
-        op.execute({"ti": _TI()})
+        op.execute({"ti": RecordingTI()})
     if expected is not AirflowFailException:
         assert not isinstance(info.value, AirflowFailException)  # Airflow's task retries apply
 
@@ -269,7 +243,7 @@ def test_operator_fails_for_good_on_bad_input_and_bad_connection(sandbox, use_co
     use_connection(sandbox, retry_max_attempts="many")
     op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
     with pytest.raises(AirflowFailException, match="retry_max_attempts"):
-        op.execute({"ti": _TI()})
+        op.execute({"ti": RecordingTI()})
     assert sandbox.requests() == []
 
 
@@ -310,45 +284,35 @@ def test_pacer_disabled_by_zero():
             pass
 
 
-def test_paced_fan_out_gets_no_30004_from_a_small_window():
+def test_paced_fan_out_gets_no_30004_from_a_small_window(use_connection):
     """Four threads share one hook and send 4x the limit: the hook waits, the gateway never refuses."""
     with SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=8, rate_limit_window_s=0.5) as gateway:
-        _fan_out_through_one_hook(gateway, {"rate_limit_calls": 8, "rate_limit_window": 0.5}, sends=32)
+        use_connection(gateway, token_cache="memory", rate_limit_calls=8, rate_limit_window=0.5)
+        _fan_out_through_one_hook(sends=32)
         stats = gateway.stats()
     assert stats["error_codes"].get(str(protocol.RATE_LIMITED), 0) == 0
     assert stats["messages_delivered"] == 32
 
 
-def test_unpaced_fan_out_does_get_30004_from_the_same_kind_of_window():
+def test_unpaced_fan_out_does_get_30004_from_the_same_kind_of_window(use_connection):
     """The contrast: with pacing off the gateway refuses (window long enough to never free in time)."""
     with SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=8, rate_limit_window_s=30) as gateway:
-        _fan_out_through_one_hook(
-            gateway,
-            {"rate_limit_calls": 0, "retry_max_attempts": 1},
-            sends=32,
-            tolerate=FxiaokeTransientError,
-        )
+        use_connection(gateway, token_cache="memory", rate_limit_calls=0, retry_max_attempts=1)
+        _fan_out_through_one_hook(sends=32, tolerate=FxiaokeTransientError)
         stats = gateway.stats()
     assert stats["error_codes"].get(str(protocol.RATE_LIMITED), 0) == 24
     assert stats["messages_delivered"] == 8
 
 
-def _fan_out_through_one_hook(
-    gateway: SandboxGateway, extra: dict, sends: int, tolerate: type[Exception] | tuple = ()
-) -> None:
-    conn = connection_dict(gateway, Path("unused"), token_cache="memory", **extra)
-    os.environ["AIRFLOW_CONN_FX_FAN"] = json.dumps(conn)
-    try:
-        hook = FxiaokeHook("fx_fan")
+def _fan_out_through_one_hook(sends: int, tolerate: type[Exception] | tuple = ()) -> None:
+    hook = FxiaokeHook()
 
-        def one(i: int) -> None:
-            with contextlib.suppress(tolerate):
-                hook.send_message(["1000"], f"fan {i}")
+    def one(i: int) -> None:
+        with contextlib.suppress(tolerate):
+            hook.send_message(["1000"], f"fan {i}")
 
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(one, range(sends)))
-    finally:
-        del os.environ["AIRFLOW_CONN_FX_FAN"]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(sends)))
 
 
 # --- split sends -------------------------------------------------------------------------------
@@ -390,16 +354,13 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
     assert not error.retryable_by_airflow  # a repeat would deliver batch #1 again
 
 
-# --- the figure ----------------------------------------------------------------------------------
-def test_figure_time_to_deliver_after_two_30004_with_default_backoff(sandbox, use_connection, sleeps):
-    use_connection(sandbox, retry_max_wait=None)  # the defaults: 5 attempts, 0.5 s doubling, 30 s cap
+# --- default backoff ---------------------------------------------------------------------------
+def test_two_30004_with_the_default_backoff_wait_half_a_second_then_one(sandbox, use_connection, sleeps):
+    use_connection(sandbox, retry_max_wait=None)  # the defaults: 0.5 s doubling, 30 s cap
     hook = FxiaokeHook(sleep=sleeps)
     hook.get_token()
     sandbox.add_fault(SEND, "error", count=2, code=protocol.RATE_LIMITED)
-    started = time.monotonic()
     hook.send_message(["1000"], "after two refusals")
-    took = time.monotonic() - started
-    print(f"\ndelivered {took:.2f}s after the first try, two 30004 answers; backoff waits {sleeps}")
     assert len(sleeps) == 2
     assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 1.5
     assert len(sandbox.messages()) == 1

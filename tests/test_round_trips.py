@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.operators.fxiaoke import (
@@ -14,16 +13,7 @@ from fxiaoke_provider.operators.fxiaoke import (
 )
 from fxiaoke_provider.protocol import MAX_RECIPIENTS_PER_REQUEST
 from fxiaoke_provider.sandbox import SandboxGateway
-
-
-class RecordingTI:
-    """What ``execute`` needs from a task instance: somewhere to push XCom."""
-
-    def __init__(self) -> None:
-        self.pushed: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any, **_kwargs: Any) -> None:
-        self.pushed.append((key, value))
+from tests.support import context_with_ti
 
 
 def test_operator_run_with_cached_token_is_one_request(sandbox: SandboxGateway, use_connection) -> None:
@@ -32,10 +22,10 @@ def test_operator_run_with_cached_token_is_one_request(sandbox: SandboxGateway, 
     before = sandbox.stats()
     runs = 3
     for i in range(runs):  # a new operator (and hook) per run, as in separate task processes
-        ti = RecordingTI()
+        context, ti = context_with_ti()
         trace_id = FxiaokeSendMessageOperator(
             task_id=f"notify_{i}", to_users=["1000"], message=f"run {i} done"
-        ).execute({"ti": ti})
+        ).execute(context)
         assert ti.pushed == [(TRACE_IDS_XCOM_KEY, [trace_id]), (MESSAGE_IDS_XCOM_KEY, [None])]
     after = sandbox.stats()
     assert after["requests"] - before["requests"] == runs

@@ -786,6 +786,7 @@ def _cli(*args: str, **kwargs: Any) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, **kwargs)
 
 
+@pytest.mark.slow
 def test_cli_serves_until_sigterm(tmp_path):
     ready, log = tmp_path / "ready", tmp_path / "sandbox.log"
     proc = _cli("--port", "0", "--ready-file", str(ready), "--log-file", str(log), stderr=subprocess.PIPE)
@@ -811,6 +812,7 @@ def test_cli_serves_until_sigterm(tmp_path):
     assert f"POST {TOKEN_PATH}" in log.read_text() and DEFAULT_APP_SECRET not in log.read_text()
 
 
+@pytest.mark.slow
 def test_cli_refuses_non_loopback_host():
     proc = _cli("--host", "0.0.0.0", "--port", "0", stderr=subprocess.PIPE)
     _out, err = proc.communicate(timeout=10)

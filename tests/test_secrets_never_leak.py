@@ -21,9 +21,10 @@ import pytest
 from fxiaoke_provider import protocol
 from fxiaoke_provider.sandbox import SandboxApp, SandboxGateway
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
-from tests.conftest import ROOT, TEST_DAGS, connection_dict
+from tests.support import ROOT, TEST_DAGS, connection_dict
 
 DAG_ID = "fxiaoke_secrets_probe"
+pytestmark = pytest.mark.slow  # ``airflow dags test`` in a subprocess
 
 
 def _test_dags_bundle() -> str:
@@ -136,13 +137,6 @@ def test_the_run_did_what_the_scan_relies_on(probe_run):
     assert probe_run["stats"]["error_codes"].get(str(protocol.NO_QUOTA)) == 1  # one attempt, no retry
     assert "30003" in proc.stdout + proc.stderr + "".join(probe_run["log_files"].values())
     assert probe_run["rendered"] and probe_run["xcom"]
-    print(
-        f"\nscanned: stdout {len(proc.stdout)} B, stderr {len(proc.stderr)} B, "
-        f"{len(probe_run['log_files'])} task log file(s), "
-        f"{len(probe_run['home_logs'])} AIRFLOW_HOME log file(s), "
-        f"{len(probe_run['rendered'])} rendered-fields row(s), {len(probe_run['xcom'])} XCom row(s), "
-        f"sandbox log {len(probe_run['sandbox_log'])} B; {len(probe_run['tokens'])} token(s) issued"
-    )
     assert any(m["traceId"] in "".join(probe_run["xcom"]) for m in probe_run["messages"][:1])
 
 

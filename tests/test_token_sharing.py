@@ -22,7 +22,7 @@ from fxiaoke_provider import protocol
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
 from fxiaoke_provider.token_store import AccessToken, FileTokenStore, MemoryTokenStore, cache_key
-from tests.conftest import connection_dict
+from tests.support import connection_dict
 
 PROCESSES = 6
 SENDS_PER_PROCESS = 5
@@ -88,12 +88,9 @@ def fan_out(tmp_path_factory):
         }
 
 
+@pytest.mark.slow
 def test_parallel_processes_share_one_token_from_the_file_cache(fan_out):
     stats, messages = fan_out["file"]
-    print(
-        f"\nfile cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
-        f"max concurrent {stats['token_concurrent_max']}"
-    )
     assert stats["token_calls"] == 1
     assert stats["token_concurrent_max"] == 1
     assert stats["messages_delivered"] == PROCESSES * SENDS_PER_PROCESS
@@ -101,13 +98,10 @@ def test_parallel_processes_share_one_token_from_the_file_cache(fan_out):
     assert len(list(fan_out["cache_dir"].glob("*.json"))) == 1
 
 
+@pytest.mark.slow
 def test_memory_cache_fetches_one_token_per_process(fan_out):
     """The contrast: without the shared file, every process asks the token endpoint itself."""
     stats, messages = fan_out["memory"]
-    print(
-        f"\nmemory cache, {PROCESSES}x{SENDS_PER_PROCESS} sends: {stats['token_calls']} token call(s), "
-        f"max concurrent {stats['token_concurrent_max']}"
-    )
     assert stats["token_calls"] == PROCESSES
     assert stats["messages_delivered"] == PROCESSES * SENDS_PER_PROCESS
     assert len({m["message"]["content"] for m in messages}) == PROCESSES * SENDS_PER_PROCESS

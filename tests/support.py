@@ -1,0 +1,153 @@
+"""Plain helpers shared by the tests and ``benchmarks``: one copy of each, no fixtures.
+
+Importing this module imports neither Airflow nor the provider (``conftest.py`` must set up the
+Airflow environment first). Fixtures live in ``conftest.py`` and build on these; nothing imports
+``conftest`` itself. Time is injected, never patched: ``SleepRecorder`` and ``FakeClock`` go in as
+``sleep=`` / ``clock=``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = ROOT / "example_dags"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+
+SERVICE_ID = "FSAID_service_alerts"  # the service account every test connection sends as
+USER_ID = "1000"  # the acting user of every test connection
+
+
+# --- payloads: valid ones; tests break one field at a time ------------------------------------------
+TEXT = "Nightly load finished: 1,204,331 rows, 0 rejected."
+
+
+def card(**overrides: Any) -> dict[str, Any]:
+    """A valid composite card with every part."""
+    return {
+        "head": {"title": "New lead"},
+        "first": {"content": "A lead was assigned to you"},
+        "form": [{"label": "Company", "value": "ACME"}],
+        "remark": {"content": "Reply within a day"},
+        "link": {"title": "Open", "url": "https://example.invalid/lead/1"},
+        **overrides,
+    }
+
+
+def article(**overrides: Any) -> dict[str, Any]:
+    """A valid TEXT article with every optional field."""
+    return {
+        "title": "Quarterly numbers",
+        "author": "Ops",
+        "description": "What changed this quarter",
+        "coverImage": "media-0001",
+        "type": "TEXT",
+        "content": "Revenue went up.",
+        **overrides,
+    }
+
+
+# --- connections --------------------------------------------------------------------------------
+class HasUrl(Protocol):
+    url: str
+
+
+def connection_dict(gateway: HasUrl, tmp_path: Path, *, fields: dict | None = None, **extra: object) -> dict:
+    """A JSON-form ``fxiaoke`` connection to ``gateway`` (an in-process sandbox or anything with ``url``).
+
+    ``fields`` replaces top-level keys (``host``, ``password``...); ``extra`` keys join the extras.
+    Backoff is capped at 50 ms so retries stay quick; the token file lives under ``tmp_path``.
+    """
+    from fxiaoke_provider.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+
+    return {
+        "conn_type": "fxiaoke",
+        "host": gateway.url,
+        "login": DEFAULT_APP_ID,
+        "password": DEFAULT_APP_SECRET,
+        **(fields or {}),
+        "extra": {
+            "permanent_code": DEFAULT_PERMANENT_CODE,
+            "user_id": USER_ID,
+            "service_id": SERVICE_ID,
+            "token_cache_dir": str(tmp_path / "token-cache"),
+            "retry_max_wait": 0.05,
+            **extra,
+        },
+    }
+
+
+def conn_env(conn_id: str, conn: dict) -> dict[str, str]:
+    """The environment variable a deployment would set for this connection."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
+
+
+# --- what the sandbox recorded ------------------------------------------------------------------
+class RecordsRequests(Protocol):
+    def requests(self) -> list[dict[str, Any]]: ...
+
+
+def requests_to(gateway: RecordsRequests, path: str) -> list[dict[str, Any]]:
+    """The requests the sandbox recorded on one path, in arrival order."""
+    return [record for record in gateway.requests() if record["path"] == path]
+
+
+# --- a task instance, as much of it as ``execute`` touches ---------------------------------------
+class RecordingTI:
+    """Records XCom pushes in order."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any, **_kwargs: Any) -> None:
+        self.pushed.append((key, value))
+
+
+def context_with_ti() -> tuple[dict[str, Any], RecordingTI]:
+    ti = RecordingTI()
+    return {"ti": ti}, ti
+
+
+# --- loopback ports -----------------------------------------------------------------------------
+def free_port() -> int:
+    """A loopback port nobody listens on right now (connection refused until someone binds it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- injected time ------------------------------------------------------------------------------
+class SleepRecorder(list):
+    """A ``sleep`` to inject (``FxiaokeHook(sleep=...)``): records every wait it is asked for.
+
+    ``really_sleep=False`` returns at once; with a ``clock`` it advances that clock instead.
+    """
+
+    def __init__(self, really_sleep: bool = True, clock: FakeClock | None = None) -> None:
+        super().__init__()
+        self.really_sleep = really_sleep and clock is None
+        self.clock = clock
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        if self.clock is not None:
+            self.clock.advance(seconds)
+        elif self.really_sleep:
+            time.sleep(seconds)
+
+
+class FakeClock:
+    """A clock to inject (``clock=``) that moves only when told to."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
