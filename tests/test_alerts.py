@@ -52,6 +52,7 @@ def _split_link(text: str, marker: str) -> tuple[str, str]:
 
 def test_english_default_alerts_say_what_happened(sandbox, use_connection):
     run_id, sent = _run(sandbox, use_connection)
+    print("\n" + sent["1000"]["message"]["content"])
 
     failed, url = _split_link(sent["1000"]["message"]["content"], " Log: ")
     assert failed == (
@@ -93,6 +94,7 @@ def test_english_default_alerts_say_what_happened(sandbox, use_connection):
 
 def test_chinese_default_alerts_from_the_connection_language(sandbox, use_connection):
     run_id, sent = _run(sandbox, use_connection, language="zh-CN")
+    print("\n" + sent["1000"]["message"]["content"])
 
     failed, url = _split_link(sent["1000"]["message"]["content"], "日志：")
     assert failed == (

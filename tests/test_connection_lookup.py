@@ -87,6 +87,7 @@ def test_dag_level_callback_under_airflow_dags_test_uses_the_db_connection(sandb
     output = run.stdout + run.stderr
     assert "not sent" not in output, output[-4000:]
     by_user = {m["toUser"][0]: m["message"]["content"] for m in sandbox.messages()}
+    print("\n" + "\n".join(f"to {user}: {text}" for user, text in sorted(by_user.items())))
     assert set(by_user) == {"1000", "1009"}, output[-4000:]
     assert by_user["1000"].startswith("Airflow: task extract in DAG fxiaoke_notifier_db_connection failed")
     assert by_user["1009"].startswith("Airflow: DAG fxiaoke_notifier_db_connection failed")
