@@ -14,6 +14,8 @@ def _version_tuple(version: str) -> tuple[int, int]:
 
 AIRFLOW_VERSION = _version_tuple(_airflow_version)
 AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
+#: The task state store (AIP-103): key/value state per task instance that survives retries.
+AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3)
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import BaseNotifier, BaseOperator
@@ -56,6 +58,7 @@ def redact(text: str) -> str:
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
     "AirflowFailException",
     "BaseHook",
     "BaseNotifier",
