@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeOutcomeUnknownError, FxiaokePartialSendError
+
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = "in_flight"
@@ -35,15 +37,15 @@ BATCH_KEY_PREFIX = "fxiaoke_send_batch_"
 JOURNAL_VERSION = 1
 
 
-def fingerprint(path: str, fields: dict[str, Any], recipients: Sequence[str]) -> str:
-    """Identity of a whole send: endpoint, rendered message fields and every recipient, in order."""
-    material = json.dumps([path, fields, list(recipients)], sort_keys=True, ensure_ascii=False)
+def fingerprint(path: str, bodies: Sequence[dict[str, Any]]) -> str:
+    """Identity of a whole send: endpoint and every request body (message and recipients), in order."""
+    material = json.dumps([path, list(bodies)], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def batch_digest(send_fingerprint: str, index: int, recipients: Sequence[str]) -> str:
-    """Identity of one batch: the send it belongs to, its place and its recipients."""
-    material = json.dumps([send_fingerprint, index, list(recipients)], ensure_ascii=False)
+def batch_digest(send_fingerprint: str, index: int, body: dict[str, Any]) -> str:
+    """Identity of one batch: the send it belongs to, its place and its body (message + recipients)."""
+    material = json.dumps([send_fingerprint, index, body], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
@@ -57,6 +59,11 @@ class BatchRecord:
     third_trace_id: str | None = None
     trace_id: str | None = None
     recipients: int = 0
+    message_id: str | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """What stands in for the gateway's answer of a batch an earlier try delivered."""
+        return {"traceId": self.trace_id, "messageId": self.message_id, "resumed": True}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +71,7 @@ class BatchRecord:
             "state": self.state,
             "thirdTraceId": self.third_trace_id,
             "traceId": self.trace_id,
+            "messageId": self.message_id,
             "recipients": self.recipients,
         }
 
@@ -82,11 +90,24 @@ class BatchRecord:
             third_trace_id=_text(data.get("thirdTraceId")),
             trace_id=_text(data.get("traceId")),
             recipients=recipients if isinstance(recipients, int) else 0,
+            message_id=_text(data.get("messageId")),
         )
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+class FxiaokeUnknownBatchesError(FxiaokeOutcomeUnknownError):
+    """The send is complete except batches an earlier try left in flight: they may or may not have
+    arrived, so they were not resent (choose at-least-once delivery to resend them)."""
+
+    def __init__(self, journal: SendJournal) -> None:
+        self.unknown = journal.unknown()
+        self.delivered_trace_ids = [r.trace_id for r in journal.delivered_records()]
+        first = self.unknown[0]
+        super().__init__(f"{len(self.unknown)} batch(es) of unknown outcome; {journal.report()}")
+        self.third_trace_id = first.third_trace_id
 
 
 class StateStore(Protocol):
@@ -140,13 +161,13 @@ class SendJournal:
         """Record that a request for this batch is about to go out (call before every attempt)."""
         self._put(BatchRecord(index, digest, IN_FLIGHT, third_trace_id, None, recipients))
 
-    def delivered(self, index: int, digest: str, trace_id: str | None, recipients: int) -> None:
+    def delivered(
+        self, index: int, digest: str, trace_id: Any, recipients: int, message_id: Any = None
+    ) -> None:
         third = self.records.get(index)
-        self._put(
-            BatchRecord(
-                index, digest, DELIVERED, third.third_trace_id if third else None, trace_id, recipients
-            )
-        )
+        third_trace_id = third.third_trace_id if third else None
+        trace, message = _text(trace_id), _text(str(message_id) if message_id else None)
+        self._put(BatchRecord(index, digest, DELIVERED, third_trace_id, trace, recipients, message))
 
     def not_sent(self, index: int) -> None:
         """The request was refused before any work was done: forget it was in flight."""
@@ -172,6 +193,35 @@ class SendJournal:
     def untouched(self) -> list[int]:
         """Batches with no record: provably never sent in this try (or any earlier one)."""
         return [index for index in range(self.total) if index not in self.records]
+
+    def retry_resumes(self, error: FxiaokeError) -> bool:
+        """Whether an Airflow retry of the task can help without sending any batch twice.
+
+        Only meaningful for a durable journal, where the retry resumes: a batch refused before any
+        work (or stopped by the deadline before it went out) is sent by the retry; a batch of
+        unknown outcome is not resent (unless at-least-once was chosen) but the batches after it
+        are, so the retry helps while any were never sent.
+        """
+        if isinstance(error, FxiaokeUnknownBatchesError):
+            return False  # everything else went out; only a person can decide about these
+        cause = error.cause if isinstance(error, FxiaokePartialSendError) else error
+        if cause.retryable_by_airflow:
+            return True
+        return isinstance(cause, FxiaokeOutcomeUnknownError) and bool(self.untouched())
+
+    def report(self) -> str:
+        """One line for a person: what went out (traceIds), what may have (thirdTraceIds), what did not."""
+        delivered = ", ".join(f"#{r.index + 1} (traceId {r.trace_id})" for r in self.delivered_records())
+        unknown = ", ".join(
+            f"#{r.index + 1} ({r.recipients} recipients, thirdTraceId {r.third_trace_id})"
+            for r in self.unknown()
+        )
+        not_sent = ", ".join(f"#{i + 1}" for i in self.untouched())
+        return (
+            f"batches of {self.total}: delivered: {delivered or 'none'}; "
+            f"outcome unknown (not resent; ask Fxiaoke support with the thirdTraceId): {unknown or 'none'}; "
+            f"not sent: {not_sent or 'none'}"
+        )
 
     # --- storage (none here) ---------------------------------------------------------------------
     def _put(self, record: BatchRecord) -> None:

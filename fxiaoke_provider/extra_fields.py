@@ -144,9 +144,10 @@ _FIELDS: tuple[ExtraField, ...] = (
         "token_cache",
         "Token Cache",
         "choice",
-        "file: one token shared by all task processes on a worker (default); memory: one token per hook.",
+        "file: one token shared by all task processes on a worker (default); memory: one token per hook; "
+        "airflow: one token for the whole deployment, in an Airflow Variable.",
         default="file",
-        choices=("file", "memory"),
+        choices=("file", "memory", "airflow"),
     ),
     ExtraField(
         "token_cache_dir",

@@ -140,7 +140,8 @@ class MachinePacer:
 
     def path_for(self, path: str) -> str:
         endpoint = hashlib.sha256(path.encode()).hexdigest()[:16]
-        return os.path.join(self.directory, f"fxiaoke-pace-{self.key}-{endpoint}.json")
+        # not ``.json``: the directory is the token cache's, whose files are the ``*.json`` ones
+        return os.path.join(self.directory, f"fxiaoke-pace-{self.key}-{endpoint}.pacing")
 
     @contextlib.contextmanager
     def slot(self, path: str) -> Iterator[None]:

@@ -32,6 +32,8 @@ from fxiaoke_provider.exceptions import (
 if TYPE_CHECKING:
     import tenacity
 
+    from fxiaoke_provider.checkpoint import SendJournal
+
 log = logging.getLogger(__name__)
 
 INITIAL_WAIT_S = 0.5
@@ -61,13 +63,19 @@ def is_retryable(error: BaseException, retry_unknown_outcome: bool) -> bool:
     return False
 
 
-def retryable_by_airflow(error: FxiaokeError, settings: RetrySettings) -> bool:
+def retryable_by_airflow(
+    error: FxiaokeError, settings: RetrySettings, journal: SendJournal | None = None
+) -> bool:
     """Whether Airflow's own task retry should repeat the work that raised ``error``.
 
     The one place that decides "fail for good" against "let Airflow retry": transient refusals yes;
     unknown outcomes only with at-least-once delivery; permanent errors, bad input and partial split
-    sends (a repeat would deliver the delivered batches again) never.
+    sends (a repeat would deliver the delivered batches again) never. With a durable send journal
+    (Airflow >= 3.3) a retry resumes instead of repeating, so the journal decides
+    (``SendJournal.retry_resumes``).
     """
+    if journal is not None and journal.durable:
+        return journal.retry_resumes(error)
     if isinstance(error, FxiaokeOutcomeUnknownError):
         return settings.retry_unknown_outcome
     return error.retryable_by_airflow

@@ -18,6 +18,7 @@ from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.version_compat import AirflowFailException
 
 if TYPE_CHECKING:
+    from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
 __all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "make_hook"]
@@ -87,7 +88,7 @@ class MessageSpec:
                 directory.check_department_ids(self.to_departments)
         return self
 
-    def send(self, hook: FxiaokeHook) -> SendResult:
+    def send(self, hook: FxiaokeHook, journal: SendJournal | None = None) -> SendResult:
         # Only kinds that were given are passed on, so a hook of an earlier version still fits.
         kinds: dict[str, Any] = {}
         if self.to_mobiles is not None:
@@ -95,6 +96,8 @@ class MessageSpec:
         if self.to_departments is not None:
             kinds["to_departments"] = messages.recipients_from_rendered(self.to_departments, "to_departments")
             kinds["include_sub_departments"] = self.include_sub_departments
+        if journal is not None:
+            kinds["journal"] = journal
         answers = hook.send_message(
             messages.recipients_from_rendered(self.to_users),
             self.message,

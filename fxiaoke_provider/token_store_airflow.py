@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fxiaoke_provider.token_store import AccessToken, Fetch, FileTokenStore, MemoryTokenStore
+from fxiaoke_provider.token_store import AccessToken, Clock, Fetch, FileTokenStore, MemoryTokenStore
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class AirflowVariables:
             raise VariableStoreError(f"deleting Variable {key!r} failed: {type(err).__name__}") from None
 
 
-class AirflowVariableTokenStore(MemoryTokenStore):
+class AirflowVariableTokenStore:
     """Memory first, then the deployment-wide Variable; fetches coordinated by a lease Variable."""
 
     def __init__(
@@ -113,11 +113,12 @@ class AirflowVariableTokenStore(MemoryTokenStore):
         key: str,
         fallback: FileTokenStore,
         variables: Variables | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: Clock = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(clock)
+        self._clock = clock
+        self._memory = MemoryTokenStore(clock)
         self.token_key = TOKEN_VARIABLE_PREFIX + key
         self.lease_key = LEASE_VARIABLE_PREFIX + key
         self.fallback = fallback
@@ -128,6 +129,9 @@ class AirflowVariableTokenStore(MemoryTokenStore):
         self._broken = False
 
     # --- the store interface -------------------------------------------------------------------
+    def get(self, fetch: Fetch) -> AccessToken:
+        return self._memory.get(lambda: self._load_or_fetch(fetch))
+
     def _load_or_fetch(self, fetch: Fetch) -> AccessToken:
         if not self._broken:
             try:
@@ -137,7 +141,7 @@ class AirflowVariableTokenStore(MemoryTokenStore):
         return self.fallback.get(fetch)
 
     def invalidate(self, token: AccessToken) -> None:
-        super().invalidate(token)
+        self._memory.invalidate(token)
         if self._broken:
             self.fallback.invalidate(token)
             return

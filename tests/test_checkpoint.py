@@ -12,16 +12,28 @@ from fxiaoke_provider.checkpoint import (
     IN_FLIGHT,
     SendJournal,
     TaskStateJournal,
-    batch_digest,
-    fingerprint,
     journal_for,
 )
+from fxiaoke_provider.checkpoint import batch_digest as _batch_digest
+from fxiaoke_provider.checkpoint import fingerprint as _fingerprint
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom
 from tests.conftest import TEST_DAGS
 
 PATH = "/cgi/app/message/send"
 FIELDS = {"msgType": "text", "text": {"content": "hi"}}
+
+
+def body(recipients: list[str], fields: dict = FIELDS) -> dict:
+    return {"toUser": recipients, **fields}
+
+
+def fingerprint(path: str, fields: dict, batches: list[list[str]]) -> str:
+    return _fingerprint(path, [body(batch, fields) for batch in batches])
+
+
+def batch_digest(fp: str, index: int, recipients: list[str]) -> str:
+    return _batch_digest(fp, index, body(recipients))
 
 
 class DictStore:
@@ -44,7 +56,7 @@ class DictStore:
 
 def first_try(store: DictStore, recipients: list[list[str]]) -> str:
     """Batch 0 delivered, batch 1 in flight when the try dies, batch 2 never reached."""
-    fp = fingerprint(PATH, FIELDS, [u for chunk in recipients for u in chunk])
+    fp = fingerprint(PATH, FIELDS, recipients)
     journal = TaskStateJournal(store)
     journal.start(fp, len(recipients))
     digest0 = batch_digest(fp, 0, recipients[0])
@@ -74,7 +86,7 @@ def test_changed_recipients_start_afresh_and_drop_the_old_batches():
     store = DictStore()
     first_try(store, BATCHES)
     changed = [["1000", "1001"], ["1002"], ["1004"]]
-    fp = fingerprint(PATH, FIELDS, [u for chunk in changed for u in chunk])
+    fp = fingerprint(PATH, FIELDS, changed)
     journal = TaskStateJournal(store)
     journal.start(fp, 3)
     assert journal.earlier(0, batch_digest(fp, 0, changed[0])) is None
@@ -85,9 +97,7 @@ def test_changed_recipients_start_afresh_and_drop_the_old_batches():
 def test_changed_message_starts_afresh():
     store = DictStore()
     first_try(store, BATCHES)
-    fp = fingerprint(
-        PATH, {"msgType": "text", "text": {"content": "other"}}, ["1000", "1001", "1002", "1003"]
-    )
+    fp = fingerprint(PATH, {"msgType": "text", "text": {"content": "other"}}, BATCHES)
     journal = TaskStateJournal(store)
     journal.start(fp, 3)
     assert journal.prior == {}
@@ -132,7 +142,7 @@ def test_unreadable_records_are_ignored():
 
 
 def test_memory_journal_forgets_between_tries():
-    fp = fingerprint(PATH, FIELDS, ["1000"])
+    fp = fingerprint(PATH, FIELDS, [["1000"]])
     first = SendJournal()
     first.start(fp, 1)
     first.in_flight(0, batch_digest(fp, 0, ["1000"]), "third-0", 1)

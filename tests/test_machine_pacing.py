@@ -130,3 +130,50 @@ def test_disabled_pacer_touches_no_file(tmp_path):
     with pacer.slot(SEND):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+# --- real processes -------------------------------------------------------------------------------
+PROC_SEND = Path(__file__).resolve().parent / "proc_send.py"
+
+
+def test_three_processes_on_one_machine_share_the_gateway_window(tmp_path):
+    """3 task processes x 20 sends against 20 requests per 2 s: paced together, (almost) never refused."""
+    import subprocess
+    import sys
+    import time
+
+    from fxiaoke_provider.sandbox import SandboxGateway
+    from tests.conftest import connection_dict
+
+    signal_dir = tmp_path / "signals"
+    signal_dir.mkdir()
+    with SandboxGateway(port=0, token_delay_s=0, rate_limit_calls=20, rate_limit_window_s=2) as gateway:
+        conn = connection_dict(gateway, tmp_path, rate_limit_calls=20, rate_limit_window=2)
+        env = {**os.environ, "AIRFLOW_CONN_FX_PACED": json.dumps(conn)}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(PROC_SEND), str(signal_dir), "20", f"p{n}", "fx_paced"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(3)
+        ]
+        try:
+            deadline = time.monotonic() + 180
+            while len(list(signal_dir.glob("ready-*"))) < 3 and time.monotonic() < deadline:
+                if any(p.poll() is not None for p in procs):
+                    break
+                time.sleep(0.01)
+            (signal_dir / "go-0").touch()
+            outputs = [p.communicate(timeout=180) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        stats = gateway.stats()
+    for p, (_out, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    assert stats["messages_delivered"] == 60
+    assert stats["error_codes"].get(str(protocol.RATE_LIMITED), 0) <= 3

@@ -29,6 +29,7 @@ from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator
 from fxiaoke_provider.pacing import EndpointPacer
 from fxiaoke_provider.sandbox import SandboxGateway
+from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S
 from fxiaoke_provider.transport import _request_error
 from fxiaoke_provider.version_compat import AirflowFailException
 from tests.support import RecordingTI, SleepRecorder, free_port, requests_to
@@ -199,14 +200,22 @@ def test_token_expired_twice_fails_after_one_renewal(sandbox, use_connection, sl
     assert sleeps == []
 
 
-def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_connection, sleeps):
-    """A transient token failure must not multiply attempts (nested retries would hammer 10/min)."""
+def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_connection):
+    """A token refusal (call limit) is waited out past the endpoint's 60 s window once per call; the
+    outer retry loop does not multiply that patience (nested retries would hammer 10/min)."""
     use_connection(sandbox, retry_max_attempts=3)
     sandbox.add_fault(protocol.TOKEN_PATH, "error", count=50, code=protocol.CALL_LIMIT_EXCEEDED)
+    started, now, waits = time.time(), [time.time()], record_sleeps(really_sleep=False)
+
+    def sleep(seconds: float) -> None:
+        waits(seconds)
+        now[0] += seconds
+
     with pytest.raises(FxiaokeTransientError, match="errorCode 14001"):
-        FxiaokeHook(sleep=sleeps).send_message(["1000"], "no token")
-    assert sandbox.stats()["token_calls"] == 3
-    assert len(sleeps) == 2
+        FxiaokeHook(sleep=sleep, clock=lambda: now[0]).send_message(["1000"], "no token")
+    assert 60 < now[0] - started <= TOKEN_PATIENCE_S + 2 * DEFAULT_RETRY_MAX_WAIT_S
+    patient = sandbox.stats()["token_calls"] - 2  # then one call for each further attempt of the loop
+    assert 1 < patient <= 12 and len(waits) == patient - 1 + 2
 
 
 # --- what Airflow does with each kind -----------------------------------------------------------
@@ -330,8 +339,8 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
     hook = FxiaokeHook()
     real_post = hook._post
 
-    def post_then_arm(path, body, headers=None):
-        answer = real_post(path, body, headers)
+    def post_then_arm(path, body, headers=None, before_send=None):
+        answer = real_post(path, body, headers, before_send)
         if path == SEND:  # after the first batch is answered, the gateway starts refusing
             sandbox.add_fault(SEND, "error", code=code)
         return answer

@@ -210,19 +210,30 @@ def test_refusals_are_retried_past_the_sixty_second_window():
         assert token.value == "tok" and now[0] <= TOKEN_PATIENCE_S and len(calls) <= 12
 
 
-def test_patience_is_bounded():
+def test_patience_is_bounded_and_shared_by_calls_with_one_start():
     now = [0.0]
     fetch, calls = refusing(1000)
     with pytest.raises(FxiaokeTransientError):
         patient_fetch(fetch, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     assert now[0] <= TOKEN_PATIENCE_S and calls["n"] < 15
-
-
-def test_permanent_errors_and_refused_waits_end_at_once():
-    fetch, calls = refusing(5, FxiaokeAuthError("credentials rejected", path=protocol.TOKEN_PATH))
-    with pytest.raises(FxiaokeAuthError):
-        patient_fetch(fetch, sleep=lambda s: pytest.fail("must not wait"))
+    calls["n"], now[0] = 0, TOKEN_PATIENCE_S
+    with pytest.raises(FxiaokeTransientError):  # same budget, already spent: one attempt, no wait
+        patient_fetch(fetch, started=0.0, clock=lambda: now[0], sleep=lambda s: pytest.fail("no wait"))
     assert calls["n"] == 1
+
+
+def test_other_errors_and_refused_waits_end_at_once():
+    for error in (
+        FxiaokeAuthError("credentials rejected", path=protocol.TOKEN_PATH),
+        FxiaokeTransientError("could not connect", path=protocol.TOKEN_PATH),  # the caller's policy
+        FxiaokeTransientError(
+            "busy", error_code=protocol.RATE_LIMITED, path=protocol.SERVICE_MESSAGE_SEND_PATH
+        ),
+    ):
+        fetch, calls = refusing(5, error)
+        with pytest.raises(type(error)):
+            patient_fetch(fetch, sleep=lambda s: pytest.fail("must not wait"))
+        assert calls["n"] == 1
 
     def refuse(seconds: float) -> None:
         raise TimeoutError("deadline")

@@ -19,6 +19,7 @@ from fxiaoke_provider.connection import (
     config_from_connection,
     default_token_cache_dir,
 )
+from fxiaoke_provider.deadline import Deadline, FxiaokeDeadlineError
 from fxiaoke_provider.exceptions import (
     BatchOutcome,
     FxiaokeError,
@@ -26,8 +27,9 @@ from fxiaoke_provider.exceptions import (
     FxiaokePartialSendError,
     FxiaokeProtocolError,
     FxiaokeTokenExpiredError,
+    FxiaokeTransientError,
 )
-from fxiaoke_provider.pacing import EndpointPacer
+from fxiaoke_provider.pacing import EndpointPacer, MachinePacer
 from fxiaoke_provider.retry import build_retrying, retryable_by_airflow
 from fxiaoke_provider.token_store import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, cache_key
 from fxiaoke_provider.version_compat import BaseHook, mask_secret
@@ -35,6 +37,7 @@ from fxiaoke_provider.version_compat import BaseHook, mask_secret
 if TYPE_CHECKING:
     import requests  # imported when the first request is made: DAG files that import the hook stay cheap
 
+    from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.transport import Answer
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,8 @@ class FxiaokeHook(BaseHook):
     :param retry_max_wait: ceiling in seconds of one backoff wait; overrides the extra of that name.
     :param retry_unknown_outcome: retry even when a request may already have been acted on
         (at-least-once delivery); overrides the extra of that name.
-    :param token_cache: ``file`` (shared per machine, default) or ``memory`` (per hook).
+    :param token_cache: ``file`` (shared per machine, default), ``airflow`` (shared by the whole
+        deployment through an Airflow Variable) or ``memory`` (per hook).
     :param sleep: how the hook waits (backoff, pacing); injectable so tests need not wait.
     :param clock: wall-clock seconds used for token lifetimes; injectable for tests.
     """
@@ -80,6 +84,8 @@ class FxiaokeHook(BaseHook):
         self.fxiaoke_conn_id = fxiaoke_conn_id
         self._sleep = sleep
         self._clock = clock
+        #: The task's end; the send operator sets it from ``execution_timeout`` so no wait sleeps past it.
+        self.deadline = Deadline(None)
         self._overrides = {
             "timeout": timeout,
             "retry_max_attempts": retry_max_attempts,
@@ -124,47 +130,93 @@ class FxiaokeHook(BaseHook):
         return self.session
 
     @cached_property
+    def _cache_key(self) -> str:
+        config = self.config
+        return cache_key(config.base_url, config.app_id, config.permanent_code, config.auth_style)
+
+    @cached_property
     def _token_store(self) -> TokenStore:
         config = self.config
         if config.token_cache == "memory":
             return MemoryTokenStore(self._clock)
-        key = cache_key(config.base_url, config.app_id, config.permanent_code, config.auth_style)
-        return FileTokenStore(config.token_cache_dir or default_token_cache_dir(), key, self._clock)
+        machine = FileTokenStore(
+            config.token_cache_dir or default_token_cache_dir(), self._cache_key, self._clock
+        )
+        if config.token_cache == "airflow":
+            from fxiaoke_provider.token_store_airflow import AirflowVariableTokenStore
+
+            return AirflowVariableTokenStore(self._cache_key, machine, clock=self._clock, sleep=self._sleep)
+        return machine
 
     @cached_property
-    def _pacer(self) -> EndpointPacer:
-        return EndpointPacer(self.config.rate_limit_calls, self.config.rate_limit_window_s, sleep=self._sleep)
+    def _pacer(self) -> EndpointPacer | MachinePacer:
+        """Shared by every process on the machine with these credentials, unless tokens are per hook."""
+        config = self.config
+        limits = (config.rate_limit_calls, config.rate_limit_window_s)
+        if config.token_cache == "memory":
+            return EndpointPacer(*limits, sleep=self._sleep, before_wait=self._check_wait)
+        directory = config.token_cache_dir or default_token_cache_dir()
+        return MachinePacer(
+            directory, self._cache_key, *limits, sleep=self._sleep, before_wait=self._check_wait
+        )
 
-    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Answer:
+    def _check_wait(self, seconds: float) -> None:
+        self.deadline.check_wait(seconds)  # looked up per wait: the operator sets the deadline late
+
+    def _backoff_sleep(self, seconds: float) -> None:
+        """Retry backoff that refuses to sleep past the task's deadline."""
+        self.deadline.check_wait(seconds)
+        self._sleep(seconds)
+
+    def _patient(self, fetch: Callable[[], AccessToken], started: float | None = None) -> AccessToken:
+        """``fetch``, retried while the token endpoint refuses for its call limit (past its 60 s window)."""
+        from fxiaoke_provider.token_fetch import patient_fetch
+
+        return patient_fetch(
+            fetch, started=started, clock=self._clock, sleep=self._sleep, before_wait=self._check_wait
+        )
+
+    def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        before_send: Callable[[str], None] | None = None,
+    ) -> Answer:
         from fxiaoke_provider import transport
 
         config = self.config
+        self.deadline.check_wait(0)  # no request starts in the last moments before the deadline
         with self._pacer.slot(path):
+            third_trace_id = transport.new_third_trace_id()
+            if before_send is not None:  # e.g. record the batch as in flight before it can arrive
+                before_send(third_trace_id)
             return transport.post(
                 self.session,
                 config.base_url,
                 path,
                 body,
                 headers=headers,
-                timeout_s=config.timeout_s,
+                timeout_s=self.deadline.cap(config.timeout_s),
                 verify=config.verify,
+                third_trace_id=third_trace_id,
             )
 
     @contextlib.contextmanager
-    def _airflow_semantics(self) -> Iterator[None]:
+    def _airflow_semantics(self, journal: SendJournal | None = None) -> Iterator[None]:
         """Stamp every error leaving the hook with whether Airflow's task retry may repeat the work."""
         try:
             yield
         except FxiaokeError as error:
             config = self.__dict__.get("config")  # absent when the connection itself was the problem
             settings = config.retry if config is not None else RetrySettings()
-            error.retryable_by_airflow = retryable_by_airflow(error, settings)
+            error.retryable_by_airflow = retryable_by_airflow(error, settings, journal)
             raise
 
     def fetch_token(self) -> AccessToken:
         """Ask the gateway for a token (bypassing every cache); retried like any call."""
         with self._airflow_semantics():
-            for attempt in build_retrying(self.config.retry, self._sleep):
+            for attempt in build_retrying(self.config.retry, self._backoff_sleep):
                 with attempt:
                     return self._fetch_token_once()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
@@ -209,14 +261,15 @@ class FxiaokeHook(BaseHook):
         )
 
     def get_token(self) -> AccessToken:
-        """The current token: from this hook, else the machine's cache, else the gateway."""
+        """The current token: from this hook, else the shared cache, else the gateway."""
         with self._airflow_semantics():
             return self._current_token()
 
-    def _current_token(self) -> AccessToken:
+    def _current_token(self, started: float | None = None) -> AccessToken:
         # The single-shot fetch: callers already retry it (a retrying fetch inside a retrying call
-        # would multiply attempts and hammer the 10-a-minute token endpoint).
-        token = self._token_store.get(self._fetch_token_once)
+        # would multiply attempts and hammer the 10-a-minute token endpoint). Only a refusal for the
+        # endpoint's call limit is waited out, once per call (``started``), past its 60 s window.
+        token = self._token_store.get(lambda: self._patient(self._fetch_token_once, started))
         mask_secret(token.value)  # a token read from the shared file is new to this process's masker
         return token
 
@@ -243,6 +296,7 @@ class FxiaokeHook(BaseHook):
 
         config = self.config
         query, headers = self._authorised({}, token)
+        self.deadline.check_wait(0)  # no request starts in the last moments before the deadline
         with self._pacer.slot(path):
             return transport.post_form(
                 self.session,
@@ -251,17 +305,22 @@ class FxiaokeHook(BaseHook):
                 files,
                 params=query,
                 headers=headers,
-                timeout_s=config.timeout_s,
+                timeout_s=self.deadline.cap(config.timeout_s),
                 verify=config.verify,
             )
 
     def _call_once(
-        self, path: str, body: dict[str, Any], files: dict[str, tuple[str, bytes, str]] | None = None
+        self,
+        path: str,
+        body: dict[str, Any],
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        before_send: Callable[[str], None] | None = None,
+        started: float | None = None,
     ) -> dict[str, Any]:
-        token = self._current_token()
+        token = self._current_token(started)
         try:
             if files is None:
-                answer = self._post(path, *self._authorised(body, token))
+                answer = self._post(path, *self._authorised(body, token), before_send)
             else:
                 answer = self._post_form(path, files, token)
         except FxiaokeTokenExpiredError:
@@ -281,17 +340,20 @@ class FxiaokeHook(BaseHook):
         body: dict[str, Any],
         *,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        before_send: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """POST an authorised request to a business endpoint; return the answer (``errorCode == 0``).
 
         With ``files`` (field -> ``(filename, bytes, content type)``) the request is an upload
         (``multipart/form-data``; ``body`` is not sent). Raises an ``FxiaokeError`` subclass that
-        says whether retrying makes sense.
+        says whether retrying makes sense. ``before_send`` gets the ``thirdTraceId`` of every
+        attempt just before it goes out.
         """
         with self._airflow_semantics():
-            for attempt in build_retrying(self.config.retry, self._sleep):
+            started = self._clock()  # one patience budget for the token endpoint per call
+            for attempt in build_retrying(self.config.retry, self._backoff_sleep):
                 with attempt:
-                    return self._call_once(path, body, files)
+                    return self._call_once(path, body, files, before_send, started)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     # --- messages -----------------------------------------------------------------------------
@@ -305,6 +367,7 @@ class FxiaokeHook(BaseHook):
         to_mobiles: Sequence[str] | None = None,
         to_departments: Sequence[int | str] | None = None,
         include_sub_departments: bool = True,
+        journal: SendJournal | None = None,
     ) -> list[dict[str, Any]]:
         """
         Send one message to any number of people, each once, 500 per request, in order.
@@ -324,11 +387,17 @@ class FxiaokeHook(BaseHook):
         :param to_departments: department ids whose members receive the message; a department
             without members is bad input.
         :param include_sub_departments: members of sub-departments too (``fetchChild``); default True.
+        :param journal: where each request is recorded in flight and delivered (``checkpoint``). A
+            durable one (Airflow's task state store) lets a later try resume: delivered requests are
+            not sent again, requests of unknown outcome only with at-least-once delivery.
         :return: the gateway's answer of every request, in batch order (each has its ``traceId``,
-            and a ``messageId`` where the tenant's gateway returns one).
+            and a ``messageId`` where the tenant's gateway returns one); a request delivered by an
+            earlier try is ``{"traceId": ..., "messageId": ..., "resumed": True}``.
         :raises FxiaokePartialSendError: a later batch failed after earlier ones were delivered.
+        :raises FxiaokeUnknownBatchesError: everything else went out, but an earlier try left
+            requests of unknown outcome (reported with their ``thirdTraceId``, not resent).
         """
-        with self._airflow_semantics():
+        with self._airflow_semantics(journal):
             fields = messages.build_message_fields(msg_type, media.without_cover_paths(message))
             wanted = directory.check_recipient_kinds(to_users, to_mobiles, to_departments)
             recipients, dropped = wanted.users, wanted.dropped_users
@@ -353,7 +422,7 @@ class FxiaokeHook(BaseHook):
                 for group in groups
                 for chunk in messages.batches(group.ids)
             ]
-            answers = self._send_batches(path, requests_to_send)
+            answers = self._send_batches(path, requests_to_send, journal)
         # DEBUG: rendering a log line costs about as much CPU as the request itself, and a loop of
         # sends should not pay it per message; the operator and the notifier log the traceIds once.
         log.debug(
@@ -366,25 +435,60 @@ class FxiaokeHook(BaseHook):
         )
         return answers
 
-    def _send_batches(self, path: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Send request bodies in order; after the first delivered one, a failure is a partial send."""
+    def _send_batches(
+        self, path: str, bodies: list[dict[str, Any]], journal: SendJournal | None = None
+    ) -> list[dict[str, Any]]:
+        """Send request bodies in order, each recorded in ``journal``; after the first delivered one
+        (in this try or an earlier one), a failure is a partial send."""
+        from fxiaoke_provider import checkpoint
 
         def outcome(i: int, trace_id: str | None = None) -> BatchOutcome:
             return BatchOutcome(i, len(bodies[i][protocol.TO_USER_FIELD]), trace_id)
 
+        journal = journal if journal is not None else checkpoint.SendJournal()
+        send_id = checkpoint.fingerprint(path, bodies)
+        journal.start(send_id, len(bodies))
+        resend_unknown = self.config.retry.retry_unknown_outcome
         answers: list[dict[str, Any]] = []
         for index, body in enumerate(bodies):
+            digest = checkpoint.batch_digest(send_id, index, body)
+            size = len(body[protocol.TO_USER_FIELD])
+            earlier = journal.earlier(index, digest)
+            if earlier is not None and (earlier.state == checkpoint.DELIVERED or not resend_unknown):
+                journal.carry(earlier)  # delivered, or of unknown outcome: not sent again
+                if earlier.state == checkpoint.DELIVERED:
+                    answers.append(earlier.answer())
+                continue
+
+            def in_flight(third_trace_id: str, index: int = index, digest: str = digest, size: int = size):
+                journal.in_flight(index, digest, third_trace_id, size)
+
             try:
-                answers.append(self.call(path, body))
+                answer = self.call(path, body, before_send=in_flight)
             except FxiaokeError as error:
-                if not answers:
+                if isinstance(error, (FxiaokeTransientError, FxiaokeDeadlineError)):
+                    journal.not_sent(index)  # refused before any work was done
+                if not any(i != index for i in journal.records):
                     raise
                 raise FxiaokePartialSendError(
                     error,
-                    delivered=[outcome(i, a.get(protocol.TRACE_ID_FIELD)) for i, a in enumerate(answers)],
+                    delivered=[
+                        outcome(r.index, r.trace_id) for r in journal.delivered_records() if r.index != index
+                    ],
                     failed=outcome(index),
                     not_sent=[outcome(i) for i in range(index + 1, len(bodies))],
                 ) from error
+            journal.delivered(
+                index,
+                digest,
+                answer.get(protocol.TRACE_ID_FIELD),
+                size,
+                answer.get(protocol.MESSAGE_ID_FIELD),
+            )
+            answers.append(answer)
+        if journal.unknown():
+            raise checkpoint.FxiaokeUnknownBatchesError(journal)
+        journal.finish()
         return answers
 
     def revoke_message(self, message_id: str, service_id: str | None = None) -> dict[str, Any]:

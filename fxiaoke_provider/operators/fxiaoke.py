@@ -14,9 +14,10 @@ from fxiaoke_provider import media, protocol
 from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.messages import has_template
 from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook
-from fxiaoke_provider.version_compat import BaseOperator
+from fxiaoke_provider.version_compat import AirflowFailException, BaseOperator
 
 if TYPE_CHECKING:
+    from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
     try:
@@ -52,6 +53,19 @@ class _FxiaokeOperator(BaseOperator):
             raise airflow_error from error
 
 
+class FxiaokeTerminatedError(BaseException):
+    """The task was terminated (SIGTERM) while a send was in progress; raised out of ``on_kill``."""
+
+
+def _stop_is_final(journal: SendJournal, resend_unknown: bool) -> bool:
+    """After a timeout or termination: fail for good unless a retry can resume without resending."""
+    if not journal.records or resend_unknown:
+        return False  # nothing went out, or at-least-once delivery was chosen
+    if journal.durable:  # the retry skips what went out; it helps while batches were never sent
+        return bool(journal.unknown()) and not journal.untouched()
+    return True
+
+
 class FxiaokeSendMessageOperator(_FxiaokeOperator):
     """
     Send a text, card (``composite``) or articles message to Fxiaoke users, each person once.
@@ -73,6 +87,13 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         local image file uploaded before the send, instead of ``coverImage``.
     :param msg_type: ``text``, ``composite`` or ``articles``.
     :param service_id: service account that sends; default the connection's ``service_id``.
+
+    Exactly once or reported: on Airflow >= 3.3 every request is recorded in the task state store
+    before it goes out and when its answer arrives, so a retry (after a refusal, an
+    ``execution_timeout`` or a crash) resumes the send: delivered requests are not sent again, one
+    whose outcome is unknown is reported with its ``thirdTraceId``. Below 3.3 a send stopped after
+    anything went out fails for good with the partial report. Waits never outlast
+    ``execution_timeout``.
     """
 
     template_fields: Sequence[str] = ("message", "to_users", "service_id", "to_mobiles", "to_departments")
@@ -102,7 +123,12 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         self.to_departments = to_departments
         self.include_sub_departments = include_sub_departments
 
+    _sending = False
+
     def execute(self, context: Context) -> str | list[str]:
+        from fxiaoke_provider.checkpoint import journal_for
+        from fxiaoke_provider.deadline import Deadline
+
         spec = MessageSpec(
             self.to_users,
             self.message,
@@ -112,13 +138,35 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
             to_departments=self.to_departments,
             include_sub_departments=self.include_sub_departments,
         )
-        result = self._run(lambda: spec.send(self.hook))
+        journal = journal_for(context)
+        timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        self.hook.deadline = Deadline.after(timeout)
+        self._sending = True
+        try:
+            result = self._run(lambda: spec.send(self.hook, journal))
+        except Exception:
+            raise
+        except BaseException as stop:  # execution_timeout, termination: never a silent resend
+            if _stop_is_final(journal, self.hook.config.retry.retry_unknown_outcome):
+                raise AirflowFailException(
+                    f"the task was stopped ({type(stop).__name__}) after the send began; failing without "
+                    f"retry so that nobody gets the message twice: {journal.report()}"
+                ) from stop
+            raise
+        finally:
+            self._sending = False
         self.log.info(
             "Sent the Fxiaoke message in %d request(s); traceIds: %s", len(result.trace_ids), result.trace_ids
         )
         context["ti"].xcom_push(key=TRACE_IDS_XCOM_KEY, value=result.trace_ids)
         context["ti"].xcom_push(key=MESSAGE_IDS_XCOM_KEY, value=result.message_ids)
         return result.trace_ids[0] if len(result.trace_ids) == 1 else result.trace_ids
+
+    def on_kill(self) -> None:
+        """Stop a send in progress at once, so the task ends with a report instead of being killed."""
+        if self._sending:
+            self._sending = False
+            raise FxiaokeTerminatedError("terminated during a send")
 
 
 class FxiaokeRevokeMessageOperator(_FxiaokeOperator):

@@ -17,7 +17,8 @@ except ImportError:  # Airflow 2.11
 PATH = "/cgi/app/message/send"
 FIELDS = {"msgType": "text", "text": {"content": "hi"}}
 BATCHES = [["1000", "1001"], ["1002"], ["1003"]]
-FINGERPRINT = fingerprint(PATH, FIELDS, [user for batch in BATCHES for user in batch])
+BODIES = [{"toUser": batch, **FIELDS} for batch in BATCHES]
+FINGERPRINT = fingerprint(PATH, BODIES)
 
 with DAG(
     dag_id="fxiaoke_checkpoint_store",
@@ -32,10 +33,10 @@ with DAG(
         journal = journal_for({"task_state_store": task_state_store})
         journal.start(FINGERPRINT, len(BATCHES))
         if ti.try_number == 1:
-            digest0 = batch_digest(FINGERPRINT, 0, BATCHES[0])
+            digest0 = batch_digest(FINGERPRINT, 0, BODIES[0])
             journal.in_flight(0, digest0, "third-0", 2)
             journal.delivered(0, digest0, "trace-0", 2)
-            journal.in_flight(1, batch_digest(FINGERPRINT, 1, BATCHES[1]), "third-1", 1)
+            journal.in_flight(1, batch_digest(FINGERPRINT, 1, BODIES[1]), "third-1", 1)
             raise RuntimeError("the worker died mid-send")
         seen = {str(i): [r.state, r.trace_id, r.third_trace_id] for i, r in journal.prior.items()}
         journal.finish()

@@ -1,0 +1,106 @@
+"""Many new workers at once: each delivers, and with ``token_cache: airflow`` they share one token.
+
+Workers are threads, each with its own hook and its own token directory ("its own disk", as one
+pod per task has). Their waits are injected: each worker has its own clock, and the sandbox's clock
+follows the furthest of them, so a 60 s token window passes in milliseconds yet in order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.sandbox import SandboxGateway
+from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S
+from fxiaoke_provider.token_store_airflow import TOKEN_VARIABLE_PREFIX
+from tests.conftest import connection_dict
+
+
+class SharedTimeline:
+    """Per-worker fake clocks; the sandbox is advanced to the latest of them."""
+
+    def __init__(self, gateway: SandboxGateway) -> None:
+        self.gateway = gateway
+        self.sandbox_at = 0.0
+        self._lock = threading.Lock()
+
+    def worker(self) -> tuple[Callable[[], float], Callable[[float], None], list[float]]:
+        local = [0.0]
+
+        def sleep(seconds: float) -> None:
+            local[0] += seconds
+            with self._lock:
+                if local[0] > self.sandbox_at:
+                    self.gateway.advance_clock(local[0] - self.sandbox_at)
+                    self.sandbox_at = local[0]
+            time.sleep(0.001)
+
+        return lambda: local[0], sleep, local
+
+
+def start_workers(
+    gateway, tmp_path: Path, monkeypatch, count: int, fake_time: bool = True, **extra
+) -> tuple[list, list]:
+    """``count`` workers sending one alert each at the same moment; returns (errors, elapsed clocks)."""
+    timeline = SharedTimeline(gateway)
+    hooks, clocks = [], []
+    for n in range(count):
+        conn = connection_dict(gateway, tmp_path, token_cache_dir=str(tmp_path / f"disk-{n}"), **extra)
+        monkeypatch.setenv(f"AIRFLOW_CONN_FX_W{n}", json.dumps(conn))
+        clock, sleep, local = timeline.worker() if fake_time else (time.time, time.sleep, [0.0])
+        hook = FxiaokeHook(f"fx_w{n}", sleep=sleep, clock=clock)
+        _ = hook.config
+        hooks.append(hook)
+        clocks.append(local)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def work(hook: FxiaokeHook, n: int) -> None:
+        barrier.wait()
+        try:
+            hook.send_message([str(3000 + n)], f"alert {n}")
+        except BaseException as error:  # collected: the assertion shows which and why
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(hook, n)) for n, hook in enumerate(hooks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return errors, [local[0] for local in clocks]
+
+
+def test_twelve_new_workers_with_their_own_disks_all_deliver(tmp_path, monkeypatch):
+    """10 token calls a minute, 12 workers: the 2 refused ones wait out the window, then deliver."""
+    with SandboxGateway(port=0, token_delay_s=0.0) as gateway:
+        errors, elapsed = start_workers(gateway, tmp_path, monkeypatch, 12)
+        stats = gateway.stats()
+    assert errors == []
+    assert stats["messages_delivered"] == 12
+    assert stats["token_calls_ok"] == 12
+    assert max(elapsed) > 60.0  # the late ones really waited for the window to slide
+    assert max(elapsed) <= TOKEN_PATIENCE_S
+
+
+def test_eight_workers_with_token_cache_airflow_make_one_token_call(tmp_path, monkeypatch):
+    """Own disks, one metadata DB: the token is fetched once and read from the Variable by the rest."""
+    from fxiaoke_provider.token_store_airflow import AirflowVariables
+
+    with SandboxGateway(port=0, token_delay_s=0.2) as gateway:
+        try:
+            errors, _elapsed = start_workers(
+                gateway, tmp_path, monkeypatch, 8, fake_time=False, token_cache="airflow"
+            )
+            stats = gateway.stats()
+        finally:
+            for key in ("fx_w0",):
+                hook = FxiaokeHook(key)
+                AirflowVariables().delete(TOKEN_VARIABLE_PREFIX + hook._cache_key)
+    assert errors == []
+    assert stats["messages_delivered"] == 8
+    assert stats["token_calls"] <= 2
+    assert stats["token_concurrent_max"] == 1
