@@ -298,7 +298,7 @@ def test_user_id_is_an_open_user_id_in_legacy_style(install) -> None:
         ("retry_max_attempts", 0, "must be >= 1"),
         ("retry_max_wait", -1, "must be >= 0"),
         ("rate_limit_calls", "many", "must be a whole number"),
-        ("token_cache", "disk", "must be one of file, memory"),
+        ("token_cache", "disk", "must be one of file, memory, airflow"),
         ("service_id", {"id": 1}, "must be a string; got dict"),
         ("ca_bundle", "/nonexistent/ca.pem", "is not a file"),
     ],

@@ -213,9 +213,9 @@ def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_conne
 
     with pytest.raises(FxiaokeTransientError, match="errorCode 14001"):
         FxiaokeHook(sleep=sleep, clock=lambda: now[0]).send_message(["1000"], "no token")
+    # the patient waits share one budget per call: the loop's 3 attempts do not triple them
     assert 60 < now[0] - started <= TOKEN_PATIENCE_S + 2 * DEFAULT_RETRY_MAX_WAIT_S
-    patient = sandbox.stats()["token_calls"] - 2  # then one call for each further attempt of the loop
-    assert 1 < patient <= 12 and len(waits) == patient - 1 + 2
+    assert sandbox.stats()["token_calls"] <= 16 and len(waits) == sandbox.stats()["token_calls"] - 1
 
 
 # --- what Airflow does with each kind -----------------------------------------------------------
