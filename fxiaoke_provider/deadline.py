@@ -57,7 +57,7 @@ class Deadline:
     def check_wait(self, seconds: float) -> None:
         """Raise ``FxiaokeDeadlineError`` if sleeping ``seconds`` would end past the deadline."""
         left = self.remaining()
-        if left is not None and seconds > left:
+        if left is not None and (seconds > left or left <= 0):
             raise FxiaokeDeadlineError(
                 f"waiting {seconds:.2f}s for the gateway's rate limit or a retry would outlast the "
                 f"task's execution_timeout ({left:.2f}s left); stopped before sending"

@@ -57,10 +57,12 @@ class FxiaokeTerminatedError(BaseException):
     """The task was terminated (SIGTERM) while a send was in progress; raised out of ``on_kill``."""
 
 
-def _stop_is_final(journal: SendJournal, resend_unknown: bool) -> bool:
+def _stop_is_final(journal: SendJournal, hook: FxiaokeHook) -> bool:
     """After a timeout or termination: fail for good unless a retry can resume without resending."""
-    if not journal.records or resend_unknown:
-        return False  # nothing went out, or at-least-once delivery was chosen
+    if not journal.records:
+        return False  # nothing went out
+    if hook.config.retry.retry_unknown_outcome:
+        return False  # at-least-once delivery was chosen
     if journal.durable:  # the retry skips what went out; it helps while batches were never sent
         return bool(journal.unknown()) and not journal.untouched()
     return True
@@ -147,7 +149,7 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         except Exception:
             raise
         except BaseException as stop:  # execution_timeout, termination: never a silent resend
-            if _stop_is_final(journal, self.hook.config.retry.retry_unknown_outcome):
+            if _stop_is_final(journal, self.hook):
                 raise AirflowFailException(
                     f"the task was stopped ({type(stop).__name__}) after the send began; failing without "
                     f"retry so that nobody gets the message twice: {journal.report()}"
