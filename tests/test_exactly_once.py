@@ -172,10 +172,12 @@ def test_at_least_once_resends_a_batch_of_unknown_outcome(sandbox, use_connectio
     monkeypatch.setattr("fxiaoke_provider.checkpoint.journal_for", lambda context: TaskStateJournal(store))
     sandbox.add_fault(SEND, "delay", seconds=2, deliver=True)
     op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
-    with pytest.raises(AirflowTaskTimeout), _airflow_timeout(0.5):
+    with pytest.raises(AirflowTaskTimeout), _airflow_timeout(0.5):  # retryable: resending was chosen
         op.execute({"ti": _TI()})
+    assert store.data["fxiaoke_send_batch_0"]["state"] == "in_flight"
     FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi").execute({"ti": _TI()})
     assert deliveries(sandbox) == {"1000": 2}  # chosen: at least once
+    assert store.data == {}
 
 
 def test_unknown_batch_of_an_earlier_try_is_reported_not_resent(sandbox, use_connection, monkeypatch):
