@@ -167,3 +167,28 @@ def test_record_survives_an_airflow_retry_in_the_real_task_state_store():
         "seen": {"0": [DELIVERED, "trace-0", "third-0"], "1": [IN_FLIGHT, None, "third-1"]},
         "cleared": True,
     }
+
+
+def test_report_and_errors_travel_through_pickle():
+    """Airflow pickles task errors (and deep-copies them); the provider's own errors survive both."""
+    import copy
+    import pickle
+
+    from fxiaoke_provider.checkpoint import FxiaokeUnknownBatchesError
+    from fxiaoke_provider.deadline import Deadline, FxiaokeDeadlineError
+
+    store = DictStore()
+    fp = first_try(store, BATCHES)
+    journal = TaskStateJournal(store)
+    journal.start(fp, 3)
+    for record in journal.prior.values():
+        journal.carry(record)
+    error = FxiaokeUnknownBatchesError(journal)
+    assert "#2 (1 recipients, thirdTraceId third-1)" in str(error) and "not sent: #3" in str(error)
+    assert error.third_trace_id == "third-1" and error.delivered_trace_ids == ["trace-0"]
+    with pytest.raises(FxiaokeDeadlineError) as late:
+        Deadline(at=10.0, margin_s=1.0, clock=lambda: 5.0).check_wait(4.5)
+    for original in (error, late.value):
+        for travelled in (pickle.loads(pickle.dumps(original)), copy.deepcopy(original)):
+            assert type(travelled) is type(original) and str(travelled) == str(original)
+    assert late.value.retryable_by_airflow  # nothing went out for the request it stopped

@@ -73,11 +73,11 @@ def real_failures(sandbox, use_connection, monkeypatch, tokenless_gateway) -> di
     original_call = hook.call
     calls = {"n": 0}
 
-    def second_batch_refused(path, body):  # arm a refusal for the second request only
+    def second_batch_refused(path, body, **kwargs):  # arm a refusal for the second request only
         calls["n"] += 1
         if calls["n"] == 2:
             sandbox.add_fault(SEND, "error", code=protocol.NO_QUOTA)
-        return original_call(path, body)
+        return original_call(path, body, **kwargs)
 
     monkeypatch.setattr(hook, "call", second_batch_refused)
     keep(_fail(lambda: hook.send_message(recipients, "split")))  # partial send

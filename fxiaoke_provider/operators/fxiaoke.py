@@ -154,6 +154,10 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
                     f"the task was stopped ({type(stop).__name__}) after the send began; failing without "
                     f"retry so that nobody gets the message twice: {journal.report()}"
                 ) from stop
+            if journal.records:  # a retry resumes from the journal; say where it stands
+                self.log.warning(
+                    "Send stopped (%s); a retry resumes: %s", type(stop).__name__, journal.report()
+                )
             raise
         finally:
             self._sending = False
