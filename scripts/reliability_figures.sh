@@ -14,4 +14,4 @@ rm -rf "$AIRFLOW_HOME" && mkdir -p "$AIRFLOW_HOME"
 "$VENV/bin/airflow" db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 export AIRFLOW__CORE__FERNET_KEY="$("$PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 echo "==> Airflow $("$PY" -c 'import airflow; print(airflow.__version__)')"
-"$PY" -u scripts/reliability_figures.py "$@" 2> "$AIRFLOW_HOME/figures.log" | grep '^\['
+"$PY" -u scripts/reliability_figures.py "$@" 2> "$AIRFLOW_HOME/figures.log" | grep -E '^\[[a-z-]+\] '
