@@ -18,7 +18,7 @@ from fxiaoke_provider.checkpoint import batch_digest as _batch_digest
 from fxiaoke_provider.checkpoint import fingerprint as _fingerprint
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom
-from tests.conftest import TEST_DAGS
+from tests.support import TEST_DAGS
 
 PATH = "/cgi/app/message/send"
 FIELDS = {"msgType": "text", "text": {"content": "hi"}}
@@ -159,6 +159,7 @@ def test_journal_for_picks_the_durable_store_only_where_airflow_has_one():
     assert type(journal_for(None)) is SendJournal
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the task state store exists from Airflow 3.3 on")
 def test_record_survives_an_airflow_retry_in_the_real_task_state_store():
     dag_run = run_dag(load_dag(TEST_DAGS / "fxiaoke_checkpoint_store.py", "fxiaoke_checkpoint_store"))

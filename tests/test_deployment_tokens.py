@@ -17,7 +17,7 @@ from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import SandboxGateway
 from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S
 from fxiaoke_provider.token_store_airflow import TOKEN_VARIABLE_PREFIX
-from tests.conftest import connection_dict
+from tests.support import connection_dict
 
 
 class SharedTimeline:

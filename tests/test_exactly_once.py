@@ -18,7 +18,7 @@ from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY, FxiaokeSendMe
 from fxiaoke_provider.sandbox import SandboxGateway
 from fxiaoke_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom
-from tests.conftest import TEST_DAGS
+from tests.support import TEST_DAGS
 from tests.test_checkpoint import DictStore
 
 SEND = protocol.SERVICE_MESSAGE_SEND_PATH
@@ -40,6 +40,7 @@ def try_number(dag_run) -> int:
     return next(ti.try_number for ti in dag_run.get_task_instances())
 
 
+@pytest.mark.slow
 def test_timeout_while_a_delivered_message_waits_for_its_answer_delivers_once(
     sandbox, use_connection, monkeypatch
 ):
@@ -52,6 +53,7 @@ def test_timeout_while_a_delivered_message_waits_for_its_answer_delivers_once(
     assert try_number(dag_run) == 1  # failed for good: a retry could only deliver it again
 
 
+@pytest.mark.slow
 def test_timeout_mid_fan_out_never_delivers_twice(monkeypatch, use_connection):
     """6,000 recipients (12 requests) against 10 requests per 2 s; execution_timeout 1.2 s, retries=2.
 
@@ -76,6 +78,7 @@ def test_timeout_mid_fan_out_never_delivers_twice(monkeypatch, use_connection):
         assert 0 < len(got) < 6_000 and len(got) % 500 == 0
 
 
+@pytest.mark.slow
 def test_refused_batch_of_a_split_send_is_resumed_by_the_retry(sandbox, use_connection, monkeypatch):
     """1,201 recipients; batch 2 answers -1 past the retry budget; the task has retries=1."""
     use_connection(sandbox, retry_max_attempts=2)

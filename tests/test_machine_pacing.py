@@ -136,6 +136,7 @@ def test_disabled_pacer_touches_no_file(tmp_path):
 PROC_SEND = Path(__file__).resolve().parent / "proc_send.py"
 
 
+@pytest.mark.slow
 def test_three_processes_on_one_machine_share_the_gateway_window(tmp_path):
     """3 task processes x 20 sends against 20 requests per 2 s: paced together, (almost) never refused."""
     import subprocess
@@ -143,7 +144,7 @@ def test_three_processes_on_one_machine_share_the_gateway_window(tmp_path):
     import time
 
     from fxiaoke_provider.sandbox import SandboxGateway
-    from tests.conftest import connection_dict
+    from tests.support import connection_dict
 
     signal_dir = tmp_path / "signals"
     signal_dir.mkdir()

@@ -32,7 +32,7 @@ from fxiaoke_provider.sandbox import SandboxGateway
 from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S
 from fxiaoke_provider.transport import _request_error
 from fxiaoke_provider.version_compat import AirflowFailException
-from tests.support import RecordingTI, SleepRecorder, free_port, requests_to
+from tests.support import FakeClock, RecordingTI, SleepRecorder, free_port, requests_to
 
 SEND = protocol.SERVICE_MESSAGE_SEND_PATH  # the test connection has a service_id
 
@@ -205,16 +205,12 @@ def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_conne
     outer retry loop does not multiply that patience (nested retries would hammer 10/min)."""
     use_connection(sandbox, retry_max_attempts=3)
     sandbox.add_fault(protocol.TOKEN_PATH, "error", count=50, code=protocol.CALL_LIMIT_EXCEEDED)
-    started, now, waits = time.time(), [time.time()], record_sleeps(really_sleep=False)
-
-    def sleep(seconds: float) -> None:
-        waits(seconds)
-        now[0] += seconds
-
+    clock = FakeClock()
+    waits = SleepRecorder(clock=clock)
     with pytest.raises(FxiaokeTransientError, match="errorCode 14001"):
-        FxiaokeHook(sleep=sleep, clock=lambda: now[0]).send_message(["1000"], "no token")
+        FxiaokeHook(sleep=waits, clock=clock).send_message(["1000"], "no token")
     # the patient waits share one budget per call: the loop's 3 attempts do not triple them
-    assert 60 < now[0] - started <= TOKEN_PATIENCE_S + 2 * DEFAULT_RETRY_MAX_WAIT_S
+    assert 60 < clock.now - 1_000.0 <= TOKEN_PATIENCE_S + 2 * DEFAULT_RETRY_MAX_WAIT_S
     assert sandbox.stats()["token_calls"] <= 16 and len(waits) == sandbox.stats()["token_calls"] - 1
 
 
