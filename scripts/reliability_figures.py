@@ -8,10 +8,12 @@ minutes because the gateway's real windows apply (20 s for sends, 60 s for the t
 
 from __future__ import annotations
 
+import atexit
 import collections
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,8 @@ from fxiaoke_provider.sandbox import (
 ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = ROOT / "tests" / "dags" / "fxiaoke_it_exactly_once.py"
 SEND = protocol.SERVICE_MESSAGE_SEND_PATH
-WORK = Path(tempfile.mkdtemp(prefix="fxiaoke-figures-"))
+WORK = Path(tempfile.mkdtemp(prefix="fxiaoke-figures-"))  # token directories and start files
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
 
 def connection(gateway: SandboxGateway, token_dir: Path, **extra: object) -> str:
