@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
-__all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "make_hook"]
+__all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "make_hook", "spec_of"]
 
 Message = str | dict[str, Any] | list[dict[str, Any]]
 
@@ -106,6 +106,19 @@ class MessageSpec:
             **kinds,
         )
         return SendResult.from_answers(answers)
+
+
+def spec_of(owner: Any) -> MessageSpec:
+    """The message an operator or notifier holds, from its (rendered) attributes of the same names."""
+    return MessageSpec(
+        owner.to_users,
+        owner.message,
+        owner.msg_type,
+        owner.service_id,
+        to_mobiles=owner.to_mobiles,
+        to_departments=owner.to_departments,
+        include_sub_departments=owner.include_sub_departments,
+    )
 
 
 def as_airflow_error(error: FxiaokeError) -> BaseException:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider import alerts, messages
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
-from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, make_hook
+from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, make_hook, spec_of
 from fxiaoke_provider.version_compat import BaseNotifier
 
 if TYPE_CHECKING:
@@ -106,16 +106,7 @@ class FxiaokeNotifier(BaseNotifier):
         try:
             if self.message is None:  # the event's default alert, built after template rendering
                 self.message = alerts.default_message(context, self.msg_type, self._language())
-            spec = MessageSpec(
-                self.to_users,
-                self.message,
-                self.msg_type,
-                self.service_id,
-                to_mobiles=self.to_mobiles,
-                to_departments=self.to_departments,
-                include_sub_departments=self.include_sub_departments,
-            )
-            result = spec.send(self.hook)
+            result = spec_of(self).send(self.hook)
         except Exception as error:
             self.log.error(
                 "Fxiaoke notification was not sent (%s: %s); the task's own outcome is unchanged",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fxiaoke_provider import media, protocol
 from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.messages import has_template
-from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook
+from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook, spec_of
 from fxiaoke_provider.version_compat import AirflowFailException, BaseOperator
 
 if TYPE_CHECKING:
@@ -131,15 +131,7 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         from fxiaoke_provider.checkpoint import journal_for
         from fxiaoke_provider.deadline import Deadline
 
-        spec = MessageSpec(
-            self.to_users,
-            self.message,
-            self.msg_type,
-            self.service_id,
-            to_mobiles=self.to_mobiles,
-            to_departments=self.to_departments,
-            include_sub_departments=self.include_sub_departments,
-        )
+        spec = spec_of(self)
         journal = journal_for(context)
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.hook.deadline = Deadline.after(timeout)
