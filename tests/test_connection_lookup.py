@@ -57,6 +57,7 @@ print(json.dumps([a["traceId"] for a in answers]))
 """
 
 
+@pytest.mark.slow  # starts processes
 def test_plain_script_uses_a_connection_from_the_metadata_db(sandbox, db_connection):
     run = subprocess.run(
         [sys.executable, "-c", SCRIPT, db_connection],
@@ -73,6 +74,7 @@ def test_plain_script_uses_a_connection_from_the_metadata_db(sandbox, db_connect
     assert message["message"]["content"] == "from a plain script"
 
 
+@pytest.mark.slow  # starts processes
 def test_dag_level_callback_under_airflow_dags_test_uses_the_db_connection(sandbox, db_connection):
     """Both alerts arrive: the task's (inside the task) and the DAG's (the ``dags test`` process)."""
     env = _env()
@@ -107,6 +109,7 @@ def test_missing_connection_says_where_it_looked_and_what_to_do():
         assert "AIRFLOW_CONN_FXIAOKE_NOWHERE" in message
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2 reads the DB itself; nothing to explain")
 def test_unreachable_metadata_db_is_named_in_the_error(tmp_path):
     missing_db = tmp_path / "no-such-dir" / "airflow.db"

@@ -480,6 +480,7 @@ def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
     return process.returncode, stdout, stderr
 
 
+@pytest.mark.slow  # starts processes
 def test_command_runs_from_the_shell(sandbox, use_connection, monkeypatch):
     """``airflow fxiaoke doctor`` where Airflow loads provider commands, else ``python -m``."""
     use_connection(sandbox)

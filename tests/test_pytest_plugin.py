@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 USER_PROJECT = Path(__file__).resolve().parent / "user_project"
 
 
@@ -26,6 +28,7 @@ def _pytest(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # starts processes
 def test_user_project_tests_its_dag_with_the_sandbox_fixture():
     run = _pytest()
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

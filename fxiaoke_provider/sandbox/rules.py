@@ -173,27 +173,29 @@ SERVICE_EXCEPTION: Final = 50009  # [manual] e.g. a timeout: outcome unknown
 #: Sandbox-specific "invalid parameter": the reference names no code for these cases. [sandbox]
 INVALID_PARAMETER: Final = 10002
 
+#: The sandbox's errorMessage texts. The manual warns that the real texts change, so clients must not
+#: read them; these are deliberately the sandbox's own wording. [sandbox]
 CODE_DESCRIPTIONS: Final[dict[int, str]] = {
-    SYSTEM_BUSY: "system busy",
-    SYSTEM_ERROR: "system error",
-    CREDENTIALS_REJECTED: "credentials rejected",
-    TO_USER_MISSING: "toUser missing",
-    TO_USER_INVALID: "toUser invalid",
-    MSG_TYPE_INVALID: "msgType invalid",
-    MSG_TYPE_UNSUPPORTED: "message type not supported",
-    EMPTY_BODY: "empty POST body",
-    EMPTY_TEXT: "empty text content",
-    CALL_LIMIT_EXCEEDED: "call limit exceeded",
-    TOKEN_EXPIRED: "access token unknown or expired",
-    NO_CREDENTIALS: "no credentials in the request",
-    RATE_LIMITED: "call frequency exceeded",
-    SERVICE_EXCEPTION: "service exception",
-    INVALID_PARAMETER: "invalid parameter",
-    20021: "app disabled for this enterprise",
-    20022: "enterprise has not authorised the app",
-    15003: "app lacks permission",
-    30002: "daily Open API quota exhausted",
-    30003: "no Open API quota purchased",
+    SYSTEM_BUSY: "the system is busy, please try again later",
+    SYSTEM_ERROR: "an internal system error occurred",
+    CREDENTIALS_REJECTED: "appId, appSecret or permanentCode is not valid",
+    TO_USER_MISSING: "the toUser parameter is missing",
+    TO_USER_INVALID: "the toUser parameter holds an id that is not valid",
+    MSG_TYPE_INVALID: "the msgType parameter is not valid",
+    MSG_TYPE_UNSUPPORTED: "this msgType is not supported here",
+    EMPTY_BODY: "the request body is empty",
+    EMPTY_TEXT: "the text content is empty",
+    CALL_LIMIT_EXCEEDED: "the number of calls is over the limit",
+    TOKEN_EXPIRED: "the access token is not valid or has expired",
+    NO_CREDENTIALS: "the request carries no credentials",
+    RATE_LIMITED: "calls are too frequent",
+    SERVICE_EXCEPTION: "service exception (for example a timeout)",
+    INVALID_PARAMETER: "a parameter is not valid",
+    20021: "the app is disabled for this enterprise",
+    20022: "the enterprise has not authorised this app",
+    15003: "the app has no permission for this call",
+    30002: "today's Open API quota is used up",
+    30003: "the enterprise has no Open API quota",
 }
 
 
