@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeOutcomeUnknownError, FxiaokePartialSendError
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,11 @@ class BatchRecord:
 
     def answer(self) -> dict[str, Any]:
         """What stands in for the gateway's answer of a batch an earlier try delivered."""
-        return {"traceId": self.trace_id, "messageId": self.message_id, "resumed": True}
+        return {
+            protocol.TRACE_ID_FIELD: self.trace_id,
+            protocol.MESSAGE_ID_FIELD: self.message_id,
+            "resumed": True,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {

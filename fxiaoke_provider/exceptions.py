@@ -21,10 +21,10 @@ from fxiaoke_provider.version_compat import redact
 _ID_LABELS: tuple[tuple[str, str], ...] = (
     ("path", "path"),
     ("http_status", "httpStatus"),
-    ("error_code", "errorCode"),
-    ("error_message", "errorMessage"),
-    ("trace_id", "traceId"),
-    ("third_trace_id", "thirdTraceId"),
+    ("error_code", protocol.ERROR_CODE_FIELD),
+    ("error_message", protocol.ERROR_MESSAGE_FIELD),
+    ("trace_id", protocol.TRACE_ID_FIELD),
+    ("third_trace_id", protocol.TRACE_QUERY_PARAM),
 )
 #: Longest gateway ``errorMessage`` kept on an error.
 ERROR_MESSAGE_MAX = 200

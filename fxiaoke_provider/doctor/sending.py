@@ -143,7 +143,7 @@ class SendChecks:
         )
         details = {
             "recipient": kind.recipient,
-            "convertUserId": kind.convert,
+            protocol.CONVERT_USER_ID_FIELD: kind.convert,
             "accepted": True,
             "answer_fields": fields,
             "message_id": answer.get(protocol.MESSAGE_ID_FIELD),

@@ -54,7 +54,7 @@ class WireLog:
                 body = None
         if not isinstance(body, dict):
             body = {}
-        code = body.get("errorCode")
+        code = body.get(protocol.ERROR_CODE_FIELD)
         trace_id = body.get(protocol.TRACE_ID_FIELD)
         self.exchanges.append(
             Exchange(
