@@ -50,21 +50,15 @@ class FxiaokeSandbox:
 
 def sandbox_connection(gateway: SandboxGateway, token_cache_dir: Path, **extra: Any) -> dict[str, Any]:
     """An ``fxiaoke`` connection (Airflow's JSON form) with the sandbox app's credentials."""
-    from fxiaoke_provider.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+    from fxiaoke_provider.sandbox import connection_for
 
-    return {
-        "conn_type": "fxiaoke",
-        "host": gateway.url,
-        "login": DEFAULT_APP_ID,
-        "password": DEFAULT_APP_SECRET,
-        "extra": {
-            "permanent_code": DEFAULT_PERMANENT_CODE,
-            "user_id": SANDBOX_USER_ID,
-            "token_cache_dir": str(token_cache_dir),  # never the user's real token cache
-            "retry_max_wait": 0.05,  # injected faults retry fast
-            **extra,
-        },
+    defaults = {
+        "user_id": SANDBOX_USER_ID,
+        "service_id": None,  # messages go out as the app unless the test names a service account
+        "token_cache_dir": str(token_cache_dir),  # never the user's real token cache
+        "retry_max_wait": 0.05,  # injected faults retry fast
     }
+    return connection_for(gateway.url, **{**defaults, **extra})
 
 
 @pytest.fixture

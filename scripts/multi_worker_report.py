@@ -29,23 +29,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def connection(sandbox_url: str, token_cache: str) -> str:
-    from fxiaoke_provider.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+    from fxiaoke_provider.sandbox import connection_for
 
-    return json.dumps(
-        {
-            "conn_type": "fxiaoke",
-            "host": sandbox_url,
-            "login": DEFAULT_APP_ID,
-            "password": DEFAULT_APP_SECRET,
-            # no token_cache_dir: every worker uses the default under its own AIRFLOW_HOME
-            "extra": {
-                "permanent_code": DEFAULT_PERMANENT_CODE,
-                "user_id": "1000",
-                "service_id": "FSAID_service_alerts",
-                "token_cache": token_cache,
-            },
-        }
-    )
+    # no token_cache_dir: every worker uses the default under its own AIRFLOW_HOME
+    return json.dumps(connection_for(sandbox_url, token_cache=token_cache))
 
 
 def _sandbox(url: str, route: str):

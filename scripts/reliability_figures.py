@@ -22,10 +22,8 @@ from pathlib import Path
 
 from fxiaoke_provider import protocol
 from fxiaoke_provider.sandbox import (
-    DEFAULT_APP_ID,
-    DEFAULT_APP_SECRET,
-    DEFAULT_PERMANENT_CODE,
     SandboxGateway,
+    connection_for,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,21 +34,7 @@ atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
 
 def connection(gateway: SandboxGateway, token_dir: Path, **extra: object) -> str:
-    return json.dumps(
-        {
-            "conn_type": "fxiaoke",
-            "host": gateway.url,
-            "login": DEFAULT_APP_ID,
-            "password": DEFAULT_APP_SECRET,
-            "extra": {
-                "permanent_code": DEFAULT_PERMANENT_CODE,
-                "user_id": "1000",
-                "service_id": "FSAID_service_alerts",
-                "token_cache_dir": str(token_dir),
-                **extra,
-            },
-        }
-    )
+    return json.dumps(connection_for(gateway.url, **{"token_cache_dir": str(token_dir), **extra}))
 
 
 def per_recipient(gateway: SandboxGateway) -> collections.Counter:

@@ -62,23 +62,16 @@ def connection_dict(gateway: HasUrl, tmp_path: Path, *, fields: dict | None = No
     ``fields`` replaces top-level keys (``host``, ``password``...); ``extra`` keys join the extras.
     Backoff is capped at 50 ms so retries stay quick; the token file lives under ``tmp_path``.
     """
-    from fxiaoke_provider.sandbox import DEFAULT_APP_ID, DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+    from fxiaoke_provider.sandbox import connection_for
 
-    return {
-        "conn_type": "fxiaoke",
-        "host": gateway.url,
-        "login": DEFAULT_APP_ID,
-        "password": DEFAULT_APP_SECRET,
-        **(fields or {}),
-        "extra": {
-            "permanent_code": DEFAULT_PERMANENT_CODE,
-            "user_id": USER_ID,
-            "service_id": SERVICE_ID,
-            "token_cache_dir": str(tmp_path / "token-cache"),
-            "retry_max_wait": 0.05,
-            **extra,
-        },
+    defaults = {
+        "user_id": USER_ID,
+        "service_id": SERVICE_ID,
+        "token_cache_dir": str(tmp_path / "token-cache"),
+        "retry_max_wait": 0.05,
     }
+    conn = connection_for(gateway.url, **{**defaults, **extra})
+    return {**conn, **(fields or {})}
 
 
 def conn_env(conn_id: str, conn: dict) -> dict[str, str]:

@@ -30,6 +30,7 @@ from fxiaoke_provider.sandbox.config import (
     DEFAULT_PERMANENT_CODE,
     INVALID_PARAMETER,
     SandboxApp,
+    connection_for,
 )
 from fxiaoke_provider.sandbox.directory import DEFAULT_DIRECTORY, Department, Directory, Person
 from fxiaoke_provider.sandbox.faults import FAULT_KINDS
@@ -53,4 +54,5 @@ __all__ = [
     "Person",
     "SandboxApp",
     "SandboxGateway",
+    "connection_for",
 ]

@@ -24,10 +24,9 @@ from fxiaoke_provider.sandbox.config import (
     DEFAULT_APP,
     DEFAULT_CLI_PORT,
     DEFAULT_HOST,
-    DEFAULT_SERVICE_ID,
     DEFAULT_TOKEN_DELAY_S,
-    DEFAULT_USER_ID,
     SandboxApp,
+    connection_for,
 )
 from fxiaoke_provider.sandbox.rules import (
     RATE_LIMIT_CALLS,
@@ -89,19 +88,8 @@ def connection_snippets(url: str, app: SandboxApp = DEFAULT_APP) -> list[str]:
 
     These are the sandbox's own fake credentials, so printing them is fine.
     """
-    extra = {
-        "permanent_code": app.permanent_code,
-        "auth_style": "header",
-        "user_id": DEFAULT_USER_ID,
-        "service_id": DEFAULT_SERVICE_ID,
-    }
-    conn = {
-        "conn_type": "fxiaoke",
-        "host": url,
-        "login": app.app_id,
-        "password": app.app_secret,
-        "extra": extra,
-    }
+    conn = connection_for(url, app)
+    extra = conn["extra"]
     command = [
         "airflow",
         "connections",

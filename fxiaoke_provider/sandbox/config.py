@@ -57,3 +57,25 @@ class SandboxApp:
 
 
 DEFAULT_APP: Final = SandboxApp()
+
+
+def connection_for(url: str, app: SandboxApp = DEFAULT_APP, **extra: object) -> dict:
+    """An Airflow ``fxiaoke`` connection (JSON form) to a sandbox at ``url`` with its own fake credentials.
+
+    Header style, acting user ``1000``, service account ``FSAID_service_alerts``; ``extra`` keys join
+    or replace the extras (``service_id=None`` drops the default service account).
+    """
+    extras = {
+        "permanent_code": app.permanent_code,
+        "auth_style": "header",
+        "user_id": DEFAULT_USER_ID,
+        "service_id": DEFAULT_SERVICE_ID,
+        **extra,
+    }
+    return {
+        "conn_type": "fxiaoke",
+        "host": url,
+        "login": app.app_id,
+        "password": app.app_secret,
+        "extra": {key: value for key, value in extras.items() if value is not None},
+    }
