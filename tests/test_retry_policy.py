@@ -335,8 +335,8 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
     hook = FxiaokeHook()
     real_post = hook._post
 
-    def post_then_arm(path, body, headers=None, before_send=None):
-        answer = real_post(path, body, headers, before_send)
+    def post_then_arm(path, body, headers=None, before_send=None, **kwargs):
+        answer = real_post(path, body, headers, before_send, **kwargs)
         if path == SEND:  # after the first batch is answered, the gateway starts refusing
             sandbox.add_fault(SEND, "error", code=code)
         return answer

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import directory, media, messages, protocol
+from fxiaoke_provider import checkpoint, connection_lookup, directory, media, messages, protocol
 from fxiaoke_provider.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -31,13 +31,14 @@ from fxiaoke_provider.exceptions import (
 )
 from fxiaoke_provider.pacing import EndpointPacer, MachinePacer
 from fxiaoke_provider.retry import build_retrying, retryable_by_airflow
+from fxiaoke_provider.token_fetch import patient_fetch
 from fxiaoke_provider.token_store import AccessToken, FileTokenStore, MemoryTokenStore, TokenStore, cache_key
+from fxiaoke_provider.token_store_airflow import AirflowVariableTokenStore
 from fxiaoke_provider.version_compat import BaseHook, mask_secret
 
 if TYPE_CHECKING:
     import requests  # imported when the first request is made: DAG files that import the hook stay cheap
 
-    from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.transport import Answer
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class FxiaokeHook(BaseHook):
         self.fxiaoke_conn_id = fxiaoke_conn_id
         self._sleep = sleep
         self._clock = clock
+        self._masked_token: str | None = None  # the token value this hook last registered with the masker
         #: The task's end; the send operator sets it from ``execution_timeout`` so no wait sleeps past it.
         self.deadline = Deadline(None)
         self._overrides = {
@@ -98,9 +100,7 @@ class FxiaokeHook(BaseHook):
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
         """Airflow's lookup, plus the metadata DB where Airflow 3 skips it (see ``connection_lookup``)."""
-        from fxiaoke_provider.connection_lookup import get_connection
-
-        return get_connection(conn_id)
+        return connection_lookup.get_connection(conn_id)
 
     @cached_property
     def config(self) -> FxiaokeConnectionConfig:
@@ -143,8 +143,6 @@ class FxiaokeHook(BaseHook):
             config.token_cache_dir or default_token_cache_dir(), self._cache_key, self._clock
         )
         if config.token_cache == "airflow":
-            from fxiaoke_provider.token_store_airflow import AirflowVariableTokenStore
-
             return AirflowVariableTokenStore(self._cache_key, machine, clock=self._clock, sleep=self._sleep)
         return machine
 
@@ -170,8 +168,6 @@ class FxiaokeHook(BaseHook):
 
     def _patient(self, fetch: Callable[[], AccessToken], started: float | None = None) -> AccessToken:
         """``fetch``, retried while the token endpoint refuses for its call limit (past its 60 s window)."""
-        from fxiaoke_provider.token_fetch import patient_fetch
-
         return patient_fetch(
             fetch, started=started, clock=self._clock, sleep=self._sleep, before_wait=self._check_wait
         )
@@ -182,7 +178,11 @@ class FxiaokeHook(BaseHook):
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
         before_send: Callable[[str], None] | None = None,
+        *,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Answer:
+        """One paced request under the deadline; with ``files`` an upload, whose ``body`` fields
+        travel as query parameters (where legacy style puts its credentials, as the manual shows)."""
         from fxiaoke_provider import transport
 
         config = self.config
@@ -191,19 +191,20 @@ class FxiaokeHook(BaseHook):
             third_trace_id = transport.new_third_trace_id()
             if before_send is not None:  # e.g. record the batch as in flight before it can arrive
                 before_send(third_trace_id)
-            return transport.post(
-                self.session,
-                config.base_url,
-                path,
-                body,
-                headers=headers,
-                timeout_s=self.deadline.cap(config.timeout_s),
-                verify=config.verify,
-                third_trace_id=third_trace_id,
-            )
+            exchange = {
+                "headers": headers,
+                "timeout_s": self.deadline.cap(config.timeout_s),
+                "verify": config.verify,
+                "third_trace_id": third_trace_id,
+            }
+            if files is not None:
+                return transport.post_form(
+                    self.session, config.base_url, path, files, params=body, **exchange
+                )
+            return transport.post(self.session, config.base_url, path, body, **exchange)
 
     @contextlib.contextmanager
-    def _airflow_semantics(self, journal: SendJournal | None = None) -> Iterator[None]:
+    def _airflow_semantics(self, journal: checkpoint.SendJournal | None = None) -> Iterator[None]:
         """Stamp every error leaving the hook with whether Airflow's task retry may repeat the work."""
         try:
             yield
@@ -270,7 +271,12 @@ class FxiaokeHook(BaseHook):
         # would multiply attempts and hammer the 10-a-minute token endpoint). Only a refusal for the
         # endpoint's call limit is waited out, once per call (``started``), past its 60 s window.
         token = self._token_store.get(lambda: self._patient(self._fetch_token_once, started))
-        mask_secret(token.value)  # a token read from the shared file is new to this process's masker
+        if token.value != self._masked_token:
+            # A token read from the shared cache is new to this process's masker. Registering it once
+            # per value keeps the per-call path free of it (inside a task each registration is also a
+            # message to the supervisor).
+            mask_secret(token.value)
+            self._masked_token = token.value
         return token
 
     # --- the one call -------------------------------------------------------------------------
@@ -289,26 +295,6 @@ class FxiaokeHook(BaseHook):
         }
         return body, headers
 
-    def _post_form(self, path: str, files: dict[str, tuple[str, bytes, str]], token: AccessToken) -> Answer:
-        """An upload: legacy credentials travel as query parameters (the manual's example), header
-        credentials as on every call."""
-        from fxiaoke_provider import transport
-
-        config = self.config
-        query, headers = self._authorised({}, token)
-        self.deadline.check_wait(0)  # no request starts in the last moments before the deadline
-        with self._pacer.slot(path):
-            return transport.post_form(
-                self.session,
-                config.base_url,
-                path,
-                files,
-                params=query,
-                headers=headers,
-                timeout_s=self.deadline.cap(config.timeout_s),
-                verify=config.verify,
-            )
-
     def _call_once(
         self,
         path: str,
@@ -319,10 +305,9 @@ class FxiaokeHook(BaseHook):
     ) -> dict[str, Any]:
         token = self._current_token(started)
         try:
-            if files is None:
-                answer = self._post(path, *self._authorised(body, token), before_send)
-            else:
-                answer = self._post_form(path, files, token)
+            if files is not None:
+                body = {}  # an upload carries no JSON body; legacy credentials join its query
+            answer = self._post(path, *self._authorised(body, token), before_send, files=files)
         except FxiaokeTokenExpiredError:
             self._token_store.invalidate(token)  # the policy's renewal step retries with a fresh one
             raise
@@ -367,7 +352,7 @@ class FxiaokeHook(BaseHook):
         to_mobiles: Sequence[str] | None = None,
         to_departments: Sequence[int | str] | None = None,
         include_sub_departments: bool = True,
-        journal: SendJournal | None = None,
+        journal: checkpoint.SendJournal | None = None,
     ) -> list[dict[str, Any]]:
         """
         Send one message to any number of people, each once, 500 per request, in order.
@@ -436,11 +421,10 @@ class FxiaokeHook(BaseHook):
         return answers
 
     def _send_batches(
-        self, path: str, bodies: list[dict[str, Any]], journal: SendJournal | None = None
+        self, path: str, bodies: list[dict[str, Any]], journal: checkpoint.SendJournal | None = None
     ) -> list[dict[str, Any]]:
         """Send request bodies in order, each recorded in ``journal``; after the first delivered one
         (in this try or an earlier one), a failure is a partial send."""
-        from fxiaoke_provider import checkpoint
 
         def outcome(i: int, trace_id: str | None = None) -> BatchOutcome:
             return BatchOutcome(i, len(bodies[i][protocol.TO_USER_FIELD]), trace_id)

@@ -10,14 +10,14 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fxiaoke_provider import media, protocol
+from fxiaoke_provider import checkpoint, media, protocol
+from fxiaoke_provider.deadline import Deadline
 from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.messages import has_template
 from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook, spec_of
 from fxiaoke_provider.version_compat import AirflowFailException, BaseOperator
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
     try:
@@ -57,7 +57,7 @@ class FxiaokeTerminatedError(BaseException):
     """The task was terminated (SIGTERM) while a send was in progress; raised out of ``on_kill``."""
 
 
-def _stop_is_final(journal: SendJournal, hook: FxiaokeHook) -> bool:
+def _stop_is_final(journal: checkpoint.SendJournal, hook: FxiaokeHook) -> bool:
     """After a timeout or termination: fail for good unless a retry can resume without resending."""
     if not journal.records:
         return False  # nothing went out
@@ -128,11 +128,8 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
     _sending = False
 
     def execute(self, context: Context) -> str | list[str]:
-        from fxiaoke_provider.checkpoint import journal_for
-        from fxiaoke_provider.deadline import Deadline
-
         spec = spec_of(self)
-        journal = journal_for(context)
+        journal = checkpoint.journal_for(context)
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.hook.deadline = Deadline.after(timeout)
         self._sending = True
