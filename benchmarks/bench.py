@@ -89,11 +89,12 @@ def bare_poster(sandbox: Sandbox, hook) -> Callable[[dict], None]:
     """What a hand-written client minimally does per request, on the hook's own token and body shape."""
     import requests
 
-    from fxiaoke_provider import protocol
+    from fxiaoke_provider.gateway import protocol
+    from fxiaoke_provider.messaging import wire
 
     token = hook.get_token()
     session = requests.Session()
-    url = sandbox.url + protocol.SERVICE_MESSAGE_SEND_PATH
+    url = sandbox.url + wire.SERVICE_MESSAGE_SEND_PATH
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         protocol.HEADER_AUTHORIZATION: protocol.BEARER_PREFIX + token.value,
@@ -117,13 +118,13 @@ def bare_poster(sandbox: Sandbox, hook) -> Callable[[dict], None]:
 
 
 def bodies_for(recipients: list[str]) -> list[dict]:
-    from fxiaoke_provider import messages, protocol
+    from fxiaoke_provider.messaging import bodies, wire
     from tests.support import SERVICE_ID
 
-    fields = messages.build_message_fields("text", TEXT)
+    fields = bodies.build_message_fields("text", TEXT)
     return [
-        {protocol.TO_USER_FIELD: chunk, **fields, protocol.SERVICE_ID_FIELD: SERVICE_ID}
-        for chunk in messages.batches(recipients)
+        {wire.TO_USER_FIELD: chunk, **fields, wire.SERVICE_ID_FIELD: SERVICE_ID}
+        for chunk in bodies.batches(recipients)
     ]
 
 

@@ -2,8 +2,9 @@
 
 Every error raised after a request carries the gateway's ``errorCode`` and ``traceId`` and the
 ``thirdTraceId`` we sent, because Fxiaoke support asks for them. The gateway's ``errorMessage`` is
-free text that may quote what the request carried, so every error text passes through Airflow's
-secrets masker (credentials and tokens are registered with it by the hook) before it exists.
+free text that may quote what the request carried, so every error text passes through the gateway's
+redaction (``gateway.redaction``: credentials and tokens are registered with it; under Airflow it is
+Airflow's secrets masker) before it exists. No Airflow imports: the client raises these too.
 
 All classes survive ``pickle`` and ``copy.deepcopy``: Airflow moves exceptions between processes.
 """
@@ -14,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.version_compat import redact
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway.redaction import redact
 
 #: The ids shown after an error's text, in this order, under the gateway's own field names.
 _ID_LABELS: tuple[tuple[str, str], ...] = (
@@ -40,11 +41,10 @@ def _rebuild(cls: type[FxiaokeError], text: str) -> FxiaokeError:
 class FxiaokeError(Exception):
     """Base class of every error this provider raises.
 
-    ``retryable_by_airflow`` says whether Airflow's own task retry should repeat the work; the hook
-    sets it from its settings where the class alone cannot decide (outcome unknown).
+    ``retryable_by_airflow`` says whether Airflow's own task retry should repeat the work: the
+    table in ``gateway.outcomes`` decides; the hook stamps the decision with the connection's
+    settings (and the send journal) when the error leaves it.
     """
-
-    retryable_by_airflow: bool = False
 
     def __init__(
         self,
@@ -64,6 +64,19 @@ class FxiaokeError(Exception):
         self.path = path
         self.http_status = http_status
         super().__init__(redact(message + self._ids_suffix()))
+
+    @property
+    def retryable_by_airflow(self) -> bool:
+        stamped = self.__dict__.get("_retryable_by_airflow")
+        if stamped is not None:
+            return bool(stamped)
+        from fxiaoke_provider.gateway.outcomes import retried_by_airflow  # the table imports this module
+
+        return retried_by_airflow(self)
+
+    @retryable_by_airflow.setter
+    def retryable_by_airflow(self, value: bool) -> None:
+        self.__dict__["_retryable_by_airflow"] = bool(value)
 
     def _ids_suffix(self) -> str:
         # Parentheses, not brackets: Airflow's console treats "[...]" as markup and drops it.
@@ -117,8 +130,6 @@ class FxiaokeProtocolError(FxiaokePermanentError):
 
 class FxiaokeTransientError(FxiaokeError):
     """The request was refused before any work was done; a later retry may succeed."""
-
-    retryable_by_airflow = True
 
 
 class FxiaokeOutcomeUnknownError(FxiaokeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fxiaoke_provider import __version__
-from fxiaoke_provider.connection_form import provider_info_connection_type
+from fxiaoke_provider.connection.form import provider_info_connection_type
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
 from fxiaoke_provider.sandbox import (
     SandboxGateway,
     connection_for,
@@ -28,7 +29,7 @@ from fxiaoke_provider.sandbox import (
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_FILE = ROOT / "tests" / "dags" / "fxiaoke_it_exactly_once.py"
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH
+SEND = wire.SERVICE_MESSAGE_SEND_PATH
 WORK = Path(tempfile.mkdtemp(prefix="fxiaoke-figures-"))  # token directories and start files
 atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
@@ -165,7 +166,7 @@ def figure_airflow_cache() -> None:
     from airflow.models import Variable
     from airflow.utils.session import create_session
 
-    from fxiaoke_provider.token_store_airflow import AirflowVariables
+    from fxiaoke_provider.airflow_support.token_store import AirflowVariables
 
     with create_session() as session:
         for row in session.query(Variable).filter(Variable.key.like("fxiaoke%")).all():

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
 
 
 def load_dag(path: Path, dag_id: str | None = None):

@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 import pytest
 
-from fxiaoke_provider import alerts
+from fxiaoke_provider.airflow_support import alerts
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError, FxiaokeInvalidInputError
 from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.airflow_helpers import load_dag, run_dag, task_states
 from tests.support import TEST_DAGS
 

@@ -6,17 +6,16 @@ from typing import Any
 
 import pytest
 
-from fxiaoke_provider import checkpoint
-from fxiaoke_provider.checkpoint import (
+from fxiaoke_provider.airflow_support.task_state import TaskStateJournal, journal_for
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_3_PLUS
+from fxiaoke_provider.messaging import journal as checkpoint
+from fxiaoke_provider.messaging.journal import (
     DELIVERED,
     IN_FLIGHT,
     SendJournal,
-    TaskStateJournal,
-    journal_for,
 )
-from fxiaoke_provider.checkpoint import batch_digest as _batch_digest
-from fxiaoke_provider.checkpoint import fingerprint as _fingerprint
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_3_PLUS
+from fxiaoke_provider.messaging.journal import batch_digest as _batch_digest
+from fxiaoke_provider.messaging.journal import fingerprint as _fingerprint
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom
 from tests.support import TEST_DAGS
 
@@ -175,8 +174,8 @@ def test_report_and_errors_travel_through_pickle():
     import copy
     import pickle
 
-    from fxiaoke_provider.checkpoint import FxiaokeUnknownBatchesError
-    from fxiaoke_provider.deadline import Deadline, FxiaokeDeadlineError
+    from fxiaoke_provider.gateway.deadline import Deadline, FxiaokeDeadlineError
+    from fxiaoke_provider.messaging.journal import FxiaokeUnknownBatchesError
 
     store = DictStore()
     fp = first_try(store, BATCHES)

@@ -10,10 +10,10 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from fxiaoke_provider.connection import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_TIMEOUT_S
+from fxiaoke_provider.connection.config import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_TIMEOUT_S
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError, FxiaokeInvalidInputError
+from fxiaoke_provider.gateway.protocol import DEFAULT_HOST, RATE_LIMIT_CALLS
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.protocol import DEFAULT_HOST, RATE_LIMIT_CALLS
 from fxiaoke_provider.sandbox import (
     DEFAULT_APP_ID,
     DEFAULT_APP_SECRET,

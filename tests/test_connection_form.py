@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.connection import config_from_connection
-from fxiaoke_provider.connection_form import CONN_FIELDS, HOOK_NAME, is_masked_name
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
+from fxiaoke_provider.connection.config import config_from_connection
+from fxiaoke_provider.connection.extras import EXTRA_FIELDS
+from fxiaoke_provider.connection.form import CONN_FIELDS, HOOK_NAME, is_masked_name
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError
-from fxiaoke_provider.extra_fields import EXTRA_FIELDS
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from fxiaoke_provider.gateway import protocol
 from tests.api_server import api_server as start_api_server
 from tests.api_server import request_json
 
@@ -169,7 +169,7 @@ def _parsed(**extra: object) -> dict:
 
 def test_every_extra_the_parser_reads_is_declared_in_the_form(monkeypatch):
     """The extras the parser reads (recorded at its one read method) are exactly the form's fields."""
-    from fxiaoke_provider.connection import ExtraReader
+    from fxiaoke_provider.connection.config import ExtraReader
 
     read: set[str] = set()
     raw = ExtraReader.raw

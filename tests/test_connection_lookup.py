@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.support import ROOT, TEST_DAGS, connection_dict
 
 DB_CONN_ID = "fxiaoke_db_alerts"
@@ -131,7 +131,7 @@ def test_inside_a_task_the_supervisors_answer_stands(monkeypatch):
     """In a task (``SUPERVISOR_COMMS`` set) a missing connection is not looked up again in the DB."""
     from airflow.exceptions import AirflowNotFoundException
 
-    from fxiaoke_provider import connection_lookup
+    from fxiaoke_provider.airflow_support import connection_lookup
 
     task_runner = pytest.importorskip("airflow.sdk.execution_time.task_runner")
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", object(), raising=False)

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fxiaoke_provider.airflow_support.token_store import TOKEN_VARIABLE_PREFIX
+from fxiaoke_provider.gateway.retry import TOKEN_PATIENCE_S
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import SandboxGateway
-from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S
-from fxiaoke_provider.token_store_airflow import TOKEN_VARIABLE_PREFIX
 from tests.support import connection_dict
 
 
@@ -88,7 +88,7 @@ def test_twelve_new_workers_with_their_own_disks_all_deliver(tmp_path, monkeypat
 
 def test_eight_workers_with_token_cache_airflow_make_one_token_call(tmp_path, monkeypatch):
     """Own disks, one metadata DB: the token is fetched once and read from the Variable by the rest."""
-    from fxiaoke_provider.token_store_airflow import AirflowVariables
+    from fxiaoke_provider.airflow_support.token_store import AirflowVariables
 
     with SandboxGateway(port=0, token_delay_s=0.2) as gateway:
         try:
@@ -99,7 +99,7 @@ def test_eight_workers_with_token_cache_airflow_make_one_token_call(tmp_path, mo
         finally:
             for key in ("fx_w0",):
                 hook = FxiaokeHook(key)
-                AirflowVariables().delete(TOKEN_VARIABLE_PREFIX + hook._cache_key)
+                AirflowVariables().delete(TOKEN_VARIABLE_PREFIX + hook.client.cache_key)
     assert errors == []
     assert stats["messages_delivered"] == 8
     assert stats["token_calls"] <= 2

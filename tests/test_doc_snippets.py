@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.support import ROOT
 
 RUN_MARKER = "<!-- snippet: run -->"

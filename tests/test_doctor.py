@@ -22,20 +22,21 @@ from typing import Any
 import pytest
 import requests
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_VERSION
 from fxiaoke_provider.doctor.command import main
 from fxiaoke_provider.doctor.findings import Finding, Redactor, Report, Status, render_json, render_text
 from fxiaoke_provider.doctor.options import DoctorOptions
 from fxiaoke_provider.doctor.run import default_hook, run_doctor
+from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.get_provider_info import get_provider_info
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging import wire
 from fxiaoke_provider.sandbox import (
     DEFAULT_APP_SECRET,
     DEFAULT_OPEN_USER_ID,
     DEFAULT_PERMANENT_CODE,
     SandboxGateway,
 )
-from fxiaoke_provider.version_compat import AIRFLOW_VERSION
 from tests.reliability_helpers import TlsFront, self_signed_cert
 from tests.support import USER_ID
 
@@ -237,7 +238,7 @@ def test_send_tries_each_id_kind_and_reaches_only_the_acting_user(sandbox, use_c
     assert code == 0, out
     sent = sandbox.messages()
     assert [m["toUser"] for m in sent] == [[USER_ID], [DEFAULT_OPEN_USER_ID]]
-    assert {m["path"] for m in sent} == {protocol.SERVICE_MESSAGE_SEND_PATH}
+    assert {m["path"] for m in sent} == {wire.SERVICE_MESSAGE_SEND_PATH}
     assert all(m["msgType"] == "text" and m["serviceId"] == "FSAID_service_alerts" for m in sent)
     assert line(out, "send: employee id") == (
         f"OK accepted employee id {USER_ID} sent as is; answer fields: errorCode, errorDescription, "
@@ -264,7 +265,7 @@ def test_send_without_an_open_id_says_how_to_test_it(sandbox, use_connection, ca
 
 def test_a_refused_id_kind_is_a_warning_and_none_accepted_fails(sandbox, use_connection, capfd):
     use_connection(sandbox)
-    sandbox.add_fault(protocol.SERVICE_MESSAGE_SEND_PATH, "error", code=protocol.TO_USER_INVALID)
+    sandbox.add_fault(wire.SERVICE_MESSAGE_SEND_PATH, "error", code=protocol.TO_USER_INVALID)
     code, out, _ = doctor(capfd, "--send", "--open-user-id", DEFAULT_OPEN_USER_ID)
     assert code == 0, out
     assert line(out, "send: employee id").startswith(
@@ -273,7 +274,7 @@ def test_a_refused_id_kind_is_a_warning_and_none_accepted_fails(sandbox, use_con
     )
     assert line(out, "id kinds") == "OK header style: accepts open id; refuses employee id"
 
-    sandbox.add_fault(protocol.SERVICE_MESSAGE_SEND_PATH, "error", code=protocol.TO_USER_INVALID, count=2)
+    sandbox.add_fault(wire.SERVICE_MESSAGE_SEND_PATH, "error", code=protocol.TO_USER_INVALID, count=2)
     code, out, _ = doctor(capfd, "--send", "--open-user-id", DEFAULT_OPEN_USER_ID)
     assert code == 1
     assert line(out, "id kinds") == "FAIL header style: accepts none; refuses employee id, open id"
@@ -306,11 +307,11 @@ def test_legacy_style_sends_the_open_id_as_is(sandbox, use_connection, capfd):
         DoctorOptions(send=True, open_user_id=DEFAULT_OPEN_USER_ID), hook_factory=recording_hook
     )
     out = render_text(report, redactor)
-    (send,) = [b for b in bodies if protocol.TO_USER_FIELD in b]
-    assert send[protocol.TO_USER_FIELD] == [DEFAULT_OPEN_USER_ID]
-    assert protocol.CONVERT_USER_ID_FIELD not in send
+    (send,) = [b for b in bodies if wire.TO_USER_FIELD in b]
+    assert send[wire.TO_USER_FIELD] == [DEFAULT_OPEN_USER_ID]
+    assert wire.CONVERT_USER_ID_FIELD not in send
     assert "send: employee id" not in out  # legacy style names users by open id only
-    (record,) = [r for r in sandbox.requests() if r["path"] == protocol.SERVICE_MESSAGE_SEND_PATH]
+    (record,) = [r for r in sandbox.requests() if r["path"] == wire.SERVICE_MESSAGE_SEND_PATH]
     if record["errorCode"] == protocol.SUCCESS:  # the report says what the gateway said
         assert line(out, "send: open id").startswith(f"OK accepted open id {DEFAULT_OPEN_USER_ID} sent as is")
     else:
@@ -336,9 +337,9 @@ class AnsweringFront:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 path = self.path.split("?", 1)[0]
-                if path == protocol.USER_BY_MOBILE_PATH:
-                    found = json.loads(raw).get(protocol.MOBILE_FIELD) == MOBILE
-                    people = [{protocol.OPEN_USER_ID_FIELD: DEFAULT_OPEN_USER_ID}] if found else []
+                if path == wire.USER_BY_MOBILE_PATH:
+                    found = json.loads(raw).get(wire.MOBILE_FIELD) == MOBILE
+                    people = [{wire.OPEN_USER_ID_FIELD: DEFAULT_OPEN_USER_ID}] if found else []
                     front.reply(self, 200, {"errorCode": 0, "traceId": "E-O.FRONT.1", "empList": people})
                     return
                 names = (
@@ -350,8 +351,8 @@ class AnsweringFront:
                 headers = {k: v for k in names if (v := self.headers.get(k)) is not None}
                 answer = requests.post(target + self.path, data=raw, headers=headers, timeout=10)
                 body = answer.json()
-                if path == protocol.SERVICE_MESSAGE_SEND_PATH and body.get("errorCode") == 0:
-                    body[protocol.MESSAGE_ID_FIELD] = body["traceId"]  # the id this sandbox revokes by
+                if path == wire.SERVICE_MESSAGE_SEND_PATH and body.get("errorCode") == 0:
+                    body[wire.MESSAGE_ID_FIELD] = body["traceId"]  # the id this sandbox revokes by
                     front.message_ids.append(body["traceId"])
                 front.reply(self, answer.status_code, body)
 
@@ -431,7 +432,7 @@ def test_revoke_against_the_sandboxs_own_message_ids(use_connection, capfd):
 
 
 def test_open_id_by_mobile_against_the_sandboxs_address_book(sandbox, use_connection, capfd):
-    probe = requests.post(f"{sandbox.url}{protocol.USER_BY_MOBILE_PATH}", json={}, timeout=10)
+    probe = requests.post(f"{sandbox.url}{wire.USER_BY_MOBILE_PATH}", json={}, timeout=10)
     if probe.status_code == 404:
         pytest.skip("this sandbox has no address book (/cgi/user/getByMobile)")
     use_connection(sandbox)

@@ -13,11 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fxiaoke_provider import exceptions, protocol
+from fxiaoke_provider import exceptions
 from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging import wire
 
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH
+SEND = wire.SERVICE_MESSAGE_SEND_PATH
 
 
 class _TokenlessGateway(BaseHTTPRequestHandler):
@@ -70,7 +72,7 @@ def real_failures(sandbox, use_connection, monkeypatch, tokenless_gateway) -> di
     sandbox.add_fault(SEND, "non-json")
     keep(_fail(lambda: hook.send_message(["1000"], "html")))  # wrong host
     recipients = [str(1000 + i) for i in range(600)]
-    original_call = hook.call
+    original_call = hook.client.call
     calls = {"n": 0}
 
     def second_batch_refused(path, body, **kwargs):  # arm a refusal for the second request only
@@ -79,7 +81,7 @@ def real_failures(sandbox, use_connection, monkeypatch, tokenless_gateway) -> di
             sandbox.add_fault(SEND, "error", code=protocol.NO_QUOTA)
         return original_call(path, body, **kwargs)
 
-    monkeypatch.setattr(hook, "call", second_batch_refused)
+    monkeypatch.setattr(hook.client, "call", second_batch_refused)
     keep(_fail(lambda: hook.send_message(recipients, "split")))  # partial send
     conn = use_connection(sandbox)
     monkeypatch.setenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", json.dumps({**conn, "password": "wrong-secret"}))

@@ -12,16 +12,18 @@ import collections
 
 import pytest
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.checkpoint import SendJournal, TaskStateJournal
+from fxiaoke_provider.airflow_support.task_state import TaskStateJournal
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
+from fxiaoke_provider.messaging.journal import SendJournal
 from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY, FxiaokeSendMessageOperator
 from fxiaoke_provider.sandbox import SandboxGateway
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom
 from tests.support import TEST_DAGS
 from tests.test_checkpoint import DictStore
 
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH
+SEND = wire.SERVICE_MESSAGE_SEND_PATH
 DAG_FILE = TEST_DAGS / "fxiaoke_it_exactly_once.py"
 
 
@@ -126,7 +128,7 @@ def test_timeout_landing_mid_request_fails_for_good_with_the_report(
     sandbox.add_fault(SEND, "delay", seconds=2, deliver=True)
     store = DictStore()
     journal = TaskStateJournal(store) if durable else SendJournal()
-    monkeypatch.setattr("fxiaoke_provider.checkpoint.journal_for", lambda context: journal)
+    monkeypatch.setattr("fxiaoke_provider.airflow_support.task_state.journal_for", lambda context: journal)
     op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
     stopped = r"stopped \(AirflowTaskTimeout\).*thirdTraceId"
     with pytest.raises(AirflowFailException, match=stopped), _airflow_timeout(0.5):
@@ -160,7 +162,9 @@ def test_termination_mid_request_fails_for_good_with_the_report(sandbox, use_con
 def test_changed_recipients_between_tries_start_afresh(sandbox, use_connection, monkeypatch):
     use_connection(sandbox)
     store = DictStore()
-    monkeypatch.setattr("fxiaoke_provider.checkpoint.journal_for", lambda context: TaskStateJournal(store))
+    monkeypatch.setattr(
+        "fxiaoke_provider.airflow_support.task_state.journal_for", lambda context: TaskStateJournal(store)
+    )
     for users in (["1000", "1001"], ["1000", "1002"]):
         store.set("fxiaoke_send", {"version": 1, "fingerprint": "stale", "total": 1})
         op = FxiaokeSendMessageOperator(task_id="send", to_users=users, message="hi")
@@ -172,7 +176,9 @@ def test_changed_recipients_between_tries_start_afresh(sandbox, use_connection, 
 def test_at_least_once_resends_a_batch_of_unknown_outcome(sandbox, use_connection, monkeypatch):
     use_connection(sandbox, retry_unknown_outcome=True)
     store = DictStore()
-    monkeypatch.setattr("fxiaoke_provider.checkpoint.journal_for", lambda context: TaskStateJournal(store))
+    monkeypatch.setattr(
+        "fxiaoke_provider.airflow_support.task_state.journal_for", lambda context: TaskStateJournal(store)
+    )
     sandbox.add_fault(SEND, "delay", seconds=2, deliver=True)
     op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
     with pytest.raises(AirflowTaskTimeout), _airflow_timeout(0.5):  # retryable: resending was chosen
@@ -186,7 +192,9 @@ def test_at_least_once_resends_a_batch_of_unknown_outcome(sandbox, use_connectio
 def test_unknown_batch_of_an_earlier_try_is_reported_not_resent(sandbox, use_connection, monkeypatch):
     use_connection(sandbox)
     store = DictStore()
-    monkeypatch.setattr("fxiaoke_provider.checkpoint.journal_for", lambda context: TaskStateJournal(store))
+    monkeypatch.setattr(
+        "fxiaoke_provider.airflow_support.task_state.journal_for", lambda context: TaskStateJournal(store)
+    )
     users = [str(5000 + i) for i in range(600)]  # two batches
     sandbox.add_fault(SEND, "delay", seconds=2, deliver=True)
     op = FxiaokeSendMessageOperator(task_id="send", to_users=users, message="hi")

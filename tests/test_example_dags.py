@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging.wire import CRM_RECORD_LINK_PREFIX
 from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY
-from fxiaoke_provider.protocol import CRM_RECORD_LINK_PREFIX
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom, xcoms_holding
 from tests.support import EXAMPLE_DAGS, SERVICE_ID

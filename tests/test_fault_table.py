@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import (
     FxiaokeAuthError,
     FxiaokeOutcomeUnknownError,
     FxiaokePermanentError,
     FxiaokeWrongHostError,
 )
+from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging import wire
 from tests.support import SleepRecorder, requests_to
 
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH
+SEND = wire.SERVICE_MESSAGE_SEND_PATH
 TOKEN = protocol.TOKEN_PATH
 DELIVERED, FAILED_FAST, UNKNOWN = "delivered exactly once", "failed fast", "outcome unknown"
 CLIENT_TIMEOUT_S = 0.3

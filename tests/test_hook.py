@@ -17,20 +17,22 @@ from fxiaoke_provider.exceptions import (
     FxiaokeTokenExpiredError,
     FxiaokeTransientError,
 )
-from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.protocol import (
-    APP_MESSAGE_SEND_PATH,
+from fxiaoke_provider.gateway.protocol import (
     DAILY_QUOTA_EXHAUSTED,
     LEGACY_TOKEN_PATH,
     RATE_LIMITED,
-    SERVICE_MESSAGE_REVOKE_PATH,
-    SERVICE_MESSAGE_SEND_PATH,
     TOKEN_EXPIRED,
     TOKEN_PATH,
     TOKEN_REISSUE_AFTER_S,
 )
+from fxiaoke_provider.gateway.tokens import AccessToken
+from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging.wire import (
+    APP_MESSAGE_SEND_PATH,
+    SERVICE_MESSAGE_REVOKE_PATH,
+    SERVICE_MESSAGE_SEND_PATH,
+)
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
-from fxiaoke_provider.token_store import AccessToken
 from tests.support import SERVICE_ID, FakeClock, article, card, requests_to
 
 
@@ -190,7 +192,7 @@ def test_token_is_renewed_once_the_gateway_reissues(sandbox: SandboxGateway, use
     assert stats["token_calls"] == 2
     assert stats["tokens_live"] == 2
     assert renewing.get_token().value != first_value
-    assert AccessToken.from_json(Path(first._token_store.path).read_text()).value != first_value
+    assert AccessToken.from_json(Path(first.client.token_store.path).read_text()).value != first_value
     assert [m["message"]["content"] for m in sandbox.messages()] == ["first", "second", "third"]
 
 

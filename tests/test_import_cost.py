@@ -18,7 +18,11 @@ import pytest
 HEAVY = ("requests", "urllib3", "tenacity")
 pytestmark = pytest.mark.slow  # a fresh interpreter that imports Airflow
 
-PROVIDER_LAZY = ("fxiaoke_provider.hooks.fxiaoke", "fxiaoke_provider.transport", "fxiaoke_provider.retry")
+PROVIDER_LAZY = (
+    "fxiaoke_provider.hooks.fxiaoke",
+    "fxiaoke_provider.gateway.transport",
+    "fxiaoke_provider.gateway.retry",
+)
 
 CHILD = """
 import json, sys
@@ -38,7 +42,7 @@ import fxiaoke_provider.notifications.fxiaoke
 snapshots["operator_and_notifier"] = loaded()
 import fxiaoke_provider.hooks.fxiaoke
 snapshots["hook"] = loaded()
-import fxiaoke_provider.transport
+import fxiaoke_provider.gateway.transport
 snapshots["first_send"] = loaded()
 print(json.dumps(snapshots))
 """
@@ -69,10 +73,10 @@ def test_hook_and_http_layers_stay_unloaded(snapshots: dict[str, list[str]], mod
 def test_importing_the_hook_defers_the_http_stack(snapshots: dict[str, list[str]]) -> None:
     """DAG files may import the hook at the top (e.g. for a ``@task``); the HTTP layer waits for a send."""
     added = set(snapshots["hook"]) - set(snapshots["airflow_base"])
-    assert added.isdisjoint({"requests", "urllib3", "fxiaoke_provider.transport"}), sorted(added)
+    assert added.isdisjoint({"requests", "urllib3", "fxiaoke_provider.gateway.transport"}), sorted(added)
 
 
 def test_the_check_sees_what_a_send_loads(snapshots: dict[str, list[str]]) -> None:
     """Control: the same probe does see the HTTP stack once a task imports what its first send needs."""
-    expected = {"requests", "urllib3", "fxiaoke_provider.hooks.fxiaoke", "fxiaoke_provider.transport"}
+    expected = {"requests", "urllib3", "fxiaoke_provider.hooks.fxiaoke", "fxiaoke_provider.gateway.transport"}
     assert expected <= set(snapshots["first_send"])

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.pacing import IN_FLIGHT_POLL_S, MachinePacer
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway.pacing import IN_FLIGHT_POLL_S, MachinePacer
+from fxiaoke_provider.messaging import wire
 
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH
+SEND = wire.SERVICE_MESSAGE_SEND_PATH
 
 
 class FakeTime:

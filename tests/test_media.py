@@ -13,9 +13,9 @@ from fxiaoke_provider.exceptions import (
     FxiaokeWrongHostError,
 )
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.media import COVER_PATH_FIELD
+from fxiaoke_provider.messaging.media import COVER_PATH_FIELD
+from fxiaoke_provider.messaging.wire import MEDIA_MAX_BYTES, MEDIA_UPLOAD_PATH
 from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator, FxiaokeUploadImageOperator
-from fxiaoke_provider.protocol import MEDIA_MAX_BYTES, MEDIA_UPLOAD_PATH
 from fxiaoke_provider.sandbox import DEFAULT_DIRECTORY, SandboxGateway
 from tests.airflow_helpers import load_dag, run_dag, task_states
 from tests.support import TEST_DAGS

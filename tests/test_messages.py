@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fxiaoke_provider import messages
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
-from fxiaoke_provider.protocol import (
+from fxiaoke_provider.messaging import bodies as messages
+from fxiaoke_provider.messaging.wire import (
     ARTICLE_AUTHOR_MAX,
     ARTICLE_DESCRIPTION_MAX,
     ARTICLE_TITLE_MAX,

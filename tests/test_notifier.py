@@ -13,17 +13,18 @@ from urllib.parse import quote
 
 import pytest
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.get_provider_info import get_provider_info
+from fxiaoke_provider.messaging import wire
 from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier, send_fxiaoke_notification
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
 from tests.airflow_helpers import load_dag, run_dag, task_states
 from tests.support import SERVICE_ID, TEST_DAGS, free_port, requests_to
 
 CALLBACKS_DAG = TEST_DAGS / "fxiaoke_notifier_callbacks.py"
-SEND_PATH = protocol.SERVICE_MESSAGE_SEND_PATH  # the test connection has a default service account
+SEND_PATH = wire.SERVICE_MESSAGE_SEND_PATH  # the test connection has a default service account
 
 
 @pytest.fixture

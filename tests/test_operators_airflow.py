@@ -13,21 +13,18 @@ import json
 import pytest
 
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway.protocol import DAILY_QUOTA_EXHAUSTED, NO_PERMISSION, SYSTEM_BUSY, TOKEN_PATH
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging.wire import (
+    ARTICLE_TITLE_MAX,
+    CRM_RECORD_LINK_PREFIX,
+    MAX_RECIPIENTS_PER_REQUEST,
+    SERVICE_MESSAGE_SEND_PATH,
+)
 from fxiaoke_provider.operators.fxiaoke import (
     MESSAGE_IDS_XCOM_KEY,
     TRACE_IDS_XCOM_KEY,
     FxiaokeSendMessageOperator,
-)
-from fxiaoke_provider.protocol import (
-    ARTICLE_TITLE_MAX,
-    CRM_RECORD_LINK_PREFIX,
-    DAILY_QUOTA_EXHAUSTED,
-    MAX_RECIPIENTS_PER_REQUEST,
-    NO_PERMISSION,
-    SERVICE_MESSAGE_SEND_PATH,
-    SYSTEM_BUSY,
-    TOKEN_PATH,
 )
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from tests.airflow_helpers import all_xcoms, load_dag, run_dag, task_states, xcom, xcoms_holding

@@ -21,14 +21,14 @@ import jsonschema
 import pytest
 
 import fxiaoke_provider
-from fxiaoke_provider.connection_form import CONN_FIELDS
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
+from fxiaoke_provider.connection.form import CONN_FIELDS
+from fxiaoke_provider.gateway.protocol import CREDENTIALS_REJECTED, SUCCESS, TOKEN_PATH
 from fxiaoke_provider.get_provider_info import get_provider_info
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier
 from fxiaoke_provider.operators.fxiaoke import FxiaokeRevokeMessageOperator, FxiaokeSendMessageOperator
-from fxiaoke_provider.protocol import CREDENTIALS_REJECTED, SUCCESS, TOKEN_PATH
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
 from tests.support import connection_dict, requests_to
 
 PACKAGE = "fxiaoke-provider"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from fxiaoke_provider.extra_fields import EXTRA_FIELDS
+from fxiaoke_provider.connection.extras import EXTRA_FIELDS
 from tests.support import ROOT
 
 READMES = {"en": ROOT / "README.md", "zh-CN": ROOT / "README.zh-CN.md"}

@@ -10,9 +10,7 @@ import pytest
 
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokePermanentError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier
-from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator
-from fxiaoke_provider.protocol import (
+from fxiaoke_provider.messaging.wire import (
     CONVERT_USER_ID_FIELD,
     DEPARTMENT_LIST_PATH,
     MAX_RECIPIENTS_PER_REQUEST,
@@ -20,6 +18,8 @@ from fxiaoke_provider.protocol import (
     USER_BY_MOBILE_PATH,
     USER_SIMPLE_LIST_PATH,
 )
+from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier
+from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator
 from fxiaoke_provider.sandbox import DEFAULT_DIRECTORY, Department, Directory, Person, SandboxGateway
 from tests.airflow_helpers import load_dag, run_dag, task_states
 from tests.support import TEST_DAGS

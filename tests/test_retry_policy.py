@@ -1,4 +1,4 @@
-"""The one retry policy (``fxiaoke_provider.retry``) as the hook applies it, against the sandbox.
+"""The one retry policy (``fxiaoke_provider.gateway.retry``) as the hook applies it, against the sandbox.
 
 Transient failures are retried with exponential backoff and jitter within ``retry_max_attempts`` /
 ``retry_max_wait``; unknown outcomes are not (unless opted in); permanent failures make exactly one
@@ -15,8 +15,8 @@ import pytest
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
-from fxiaoke_provider import protocol, retry
-from fxiaoke_provider.connection import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S
+from fxiaoke_provider.airflow_support.version_compat import AirflowFailException
+from fxiaoke_provider.connection.config import DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_WAIT_S
 from fxiaoke_provider.exceptions import (
     FxiaokeAuthError,
     FxiaokeOutcomeUnknownError,
@@ -25,16 +25,17 @@ from fxiaoke_provider.exceptions import (
     FxiaokeTokenExpiredError,
     FxiaokeTransientError,
 )
+from fxiaoke_provider.gateway import outcomes, protocol, retry
+from fxiaoke_provider.gateway.pacing import EndpointPacer
+from fxiaoke_provider.gateway.retry import TOKEN_PATIENCE_S
+from fxiaoke_provider.gateway.transport import _request_error
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging import wire
 from fxiaoke_provider.operators.fxiaoke import FxiaokeSendMessageOperator
-from fxiaoke_provider.pacing import EndpointPacer
 from fxiaoke_provider.sandbox import SandboxGateway
-from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S
-from fxiaoke_provider.transport import _request_error
-from fxiaoke_provider.version_compat import AirflowFailException
 from tests.support import FakeClock, RecordingTI, SleepRecorder, free_port, requests_to
 
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH  # the test connection has a service_id
+SEND = wire.SERVICE_MESSAGE_SEND_PATH  # the test connection has a service_id
 
 
 def send_requests(gateway: SandboxGateway) -> list[dict]:
@@ -102,7 +103,7 @@ def test_never_connected_errors_map_to_transient(reason):
     error = requests.ConnectionError(MaxRetryError(None, "/cgi/app/message/send", reason))
     mapped = _request_error(error, SEND, "tid", 1.0)
     assert isinstance(mapped, FxiaokeTransientError)
-    assert retry.is_retryable(mapped, retry_unknown_outcome=False)
+    assert outcomes.is_retryable(mapped, retry_unknown_outcome=False)
 
 
 def test_connect_timeout_maps_to_transient_and_read_timeout_to_unknown():
@@ -110,7 +111,7 @@ def test_connect_timeout_maps_to_transient_and_read_timeout_to_unknown():
     assert isinstance(_request_error(connect, SEND, "tid", 1.0), FxiaokeTransientError)
     read = _request_error(requests.exceptions.ReadTimeout(), SEND, "tid", 1.0)
     assert isinstance(read, FxiaokeOutcomeUnknownError) and read.third_trace_id == "tid"
-    assert not retry.is_retryable(read, retry_unknown_outcome=False)
+    assert not outcomes.is_retryable(read, retry_unknown_outcome=False)
 
 
 # --- outcome unknown: not retried unless opted in ----------------------------------------------
@@ -140,9 +141,9 @@ def test_retry_unknown_outcome_opt_in_retries(sandbox, use_connection, sleeps, w
 def test_lookup_with_unknown_outcome_is_retried(sandbox, use_connection, sleeps):
     """An address-book lookup changes nothing on the gateway, so a dropped one is retried by default."""
     use_connection(sandbox)
-    sandbox.add_fault(protocol.USER_BY_MOBILE_PATH, "reset")
+    sandbox.add_fault(wire.USER_BY_MOBILE_PATH, "reset")
     FxiaokeHook(sleep=sleeps).send_message(None, "after a dropped lookup", to_mobiles=["13800001001"])
-    lookups = [r for r in sandbox.requests() if r["path"] == protocol.USER_BY_MOBILE_PATH]
+    lookups = [r for r in sandbox.requests() if r["path"] == wire.USER_BY_MOBILE_PATH]
     assert len(lookups) == 2
     assert len(sleeps) == 1
     assert len(sandbox.messages()) == 1
@@ -333,7 +334,7 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
 ):
     use_connection(sandbox)
     hook = FxiaokeHook()
-    real_post = hook._post
+    real_post = hook.client._post
 
     def post_then_arm(path, body, headers=None, before_send=None, **kwargs):
         answer = real_post(path, body, headers, before_send, **kwargs)
@@ -341,7 +342,7 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
             sandbox.add_fault(SEND, "error", code=code)
         return answer
 
-    monkeypatch.setattr(hook, "_post", post_then_arm)
+    monkeypatch.setattr(hook.client, "_post", post_then_arm)
     recipients = [str(1000 + i) for i in range(1200)]  # 3 requests: 500, 500, 200
     with pytest.raises(FxiaokePartialSendError) as info:
         hook.send_message(recipients, "split")

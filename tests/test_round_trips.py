@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging.wire import MAX_RECIPIENTS_PER_REQUEST
 from fxiaoke_provider.operators.fxiaoke import (
     MESSAGE_IDS_XCOM_KEY,
     TRACE_IDS_XCOM_KEY,
     FxiaokeSendMessageOperator,
 )
-from fxiaoke_provider.protocol import MAX_RECIPIENTS_PER_REQUEST
 from fxiaoke_provider.sandbox import SandboxGateway
 from tests.support import context_with_ti
 
@@ -54,7 +54,7 @@ def test_each_person_once_across_batches(sandbox: SandboxGateway, use_connection
     use_connection(sandbox)
     unique = [str(1000 + i) for i in range(600)]
     listed = unique + unique[::3]
-    with caplog.at_level("INFO", logger="fxiaoke_provider.hooks.fxiaoke"):
+    with caplog.at_level("INFO", logger="fxiaoke_provider.messaging.service"):
         answers = FxiaokeHook().send_message(listed, "Once each, please.")
     delivered = [user for m in sandbox.messages() for user in m["toUser"]]
     dropped = len(listed) - len(delivered)

@@ -1,6 +1,6 @@
 """The sandbox is an independent test double: it imports nothing of the client it is meant to test.
 
-If the sandbox used the client's rules (``fxiaoke_provider.protocol``, ``connection.is_loopback``,
+If the sandbox used the client's rules (``gateway.protocol``, ``gateway.settings.is_loopback``,
 ...), a wrong rule would be wrong on both sides and no test could notice. Two checks: a static scan
 of every sandbox module's imports, and a fresh interpreter that runs the sandbox and then looks at
 what got imported.
@@ -21,9 +21,16 @@ SANDBOX_DIR = ROOT / "fxiaoke_provider" / "sandbox"
 PACKAGE = "fxiaoke_provider"
 SANDBOX = "fxiaoke_provider.sandbox"
 CLIENT_MODULES = (
-    "fxiaoke_provider.protocol",
+    "fxiaoke_provider.client",
+    "fxiaoke_provider.gateway",
+    "fxiaoke_provider.gateway.protocol",
+    "fxiaoke_provider.gateway.gateway",
+    "fxiaoke_provider.gateway.settings",
+    "fxiaoke_provider.messaging",
+    "fxiaoke_provider.messaging.wire",
+    "fxiaoke_provider.messaging.bodies",
     "fxiaoke_provider.connection",
-    "fxiaoke_provider.messages",
+    "fxiaoke_provider.connection.config",
     "fxiaoke_provider.exceptions",
     "fxiaoke_provider.hooks.fxiaoke",
 )

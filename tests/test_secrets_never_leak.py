@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
 from fxiaoke_provider.sandbox import SandboxApp, SandboxGateway
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
 from tests.support import ROOT, TEST_DAGS, connection_dict
 
 DAG_ID = "fxiaoke_secrets_probe"
@@ -77,7 +78,7 @@ def probe_run(tmp_path_factory):
     _clear_previous_runs()
     with SandboxGateway(port=0, app=app, token_delay_s=0, log_stream=sandbox_log) as gateway:
         # refused for good, and the errorMessage quotes the appSecret, permanentCode and token it got
-        gateway.add_fault(protocol.SERVICE_MESSAGE_REVOKE_PATH, "echo_secrets", code=protocol.NO_QUOTA)
+        gateway.add_fault(wire.SERVICE_MESSAGE_REVOKE_PATH, "echo_secrets", code=protocol.NO_QUOTA)
         conn = connection_dict(gateway, tmp_path)
         conn["password"] = app.app_secret
         conn["extra"]["permanent_code"] = app.permanent_code

@@ -13,14 +13,15 @@ from collections import Counter
 
 import pytest
 
-from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import (
     FxiaokeError,
     FxiaokeOutcomeUnknownError,
     FxiaokePermanentError,
     FxiaokeTransientError,
 )
+from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+from fxiaoke_provider.messaging import wire
 from fxiaoke_provider.sandbox import SandboxGateway
 from tests.support import SleepRecorder
 
@@ -28,7 +29,7 @@ MESSAGES = 2000
 FAULT_RATE = 0.10
 SEED = 20260101
 CLIENT_TIMEOUT_S = 0.2
-SEND = protocol.SERVICE_MESSAGE_SEND_PATH
+SEND = wire.SERVICE_MESSAGE_SEND_PATH
 
 CHAOS = [
     # transient: refused before any work, retried

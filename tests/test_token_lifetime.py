@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway.tokens import AccessToken
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import SandboxGateway
-from fxiaoke_provider.token_store import AccessToken
 
 SENDS = 20
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway.tokens import AccessToken, FileTokenStore, MemoryTokenStore, cache_key
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
-from fxiaoke_provider.token_store import AccessToken, FileTokenStore, MemoryTokenStore, cache_key
 from tests.support import connection_dict
 
 PROCESSES = 6
@@ -143,7 +143,7 @@ def test_cache_key_separates_host_app_and_permanent_code():
 def test_corrupt_cache_file_is_ignored_and_replaced(sandbox, use_connection, tmp_path, garbage):
     use_connection(sandbox)
     hook = FxiaokeHook()
-    store = hook._token_store
+    store = hook.client.token_store
     assert isinstance(store, FileTokenStore)
     os.makedirs(store.directory, mode=0o700, exist_ok=True)
     Path(store.path).write_text(garbage)
@@ -159,7 +159,7 @@ def test_memory_mode_writes_no_file(sandbox, use_connection, tmp_path):
     hook = FxiaokeHook()
     hook.send_message(["1000"], "one")
     hook.send_message(["1000"], "two")
-    assert type(hook._token_store) is MemoryTokenStore
+    assert type(hook.client.token_store) is MemoryTokenStore
     assert sandbox.stats()["token_calls"] == 1
     assert not (tmp_path / "token-cache").exists()
 
@@ -168,7 +168,7 @@ def test_hook_argument_token_cache_overrides_the_extra(sandbox, use_connection, 
     use_connection(sandbox, token_cache="file")
     hook = FxiaokeHook(token_cache="memory")
     hook.send_message(["1000"], "one")
-    assert type(hook._token_store) is MemoryTokenStore
+    assert type(hook.client.token_store) is MemoryTokenStore
 
 
 def test_expired_shared_token_is_renewed_once_and_the_file_updated(sandbox, use_connection):
@@ -179,7 +179,7 @@ def test_expired_shared_token_is_renewed_once_and_the_file_updated(sandbox, use_
     sandbox.expire_tokens()
     second = FxiaokeHook()  # reads the now-rejected token from the file
     second.send_message(["1000"], "after")
-    new = AccessToken.from_json(Path(second._token_store.path).read_text()).value
+    new = AccessToken.from_json(Path(second.client.token_store.path).read_text()).value
     assert new != old
     assert sandbox.stats()["token_calls"] == 2
     first.send_message(["1000"], "first hook again")  # its memory copy is rejected: renews from the file

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.exceptions import FxiaokeAuthError, FxiaokeTransientError
-from fxiaoke_provider.token_fetch import TOKEN_PATIENCE_S, patient_fetch
-from fxiaoke_provider.token_store import AccessToken, FileTokenStore
-from fxiaoke_provider.token_store_airflow import (
+from fxiaoke_provider.airflow_support.token_store import (
     LEASE_S,
     AirflowVariables,
     AirflowVariableTokenStore,
     VariableStoreError,
 )
+from fxiaoke_provider.exceptions import FxiaokeAuthError, FxiaokeTransientError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway.retry import TOKEN_PATIENCE_S, patient_fetch
+from fxiaoke_provider.gateway.tokens import AccessToken, FileTokenStore
+from fxiaoke_provider.messaging import wire
 
 
 class CountingFetch:
@@ -226,9 +227,7 @@ def test_other_errors_and_refused_waits_end_at_once():
     for error in (
         FxiaokeAuthError("credentials rejected", path=protocol.TOKEN_PATH),
         FxiaokeTransientError("could not connect", path=protocol.TOKEN_PATH),  # the caller's policy
-        FxiaokeTransientError(
-            "busy", error_code=protocol.RATE_LIMITED, path=protocol.SERVICE_MESSAGE_SEND_PATH
-        ),
+        FxiaokeTransientError("busy", error_code=protocol.RATE_LIMITED, path=wire.SERVICE_MESSAGE_SEND_PATH),
     ):
         fetch, calls = refusing(5, error)
         with pytest.raises(type(error)):

@@ -12,16 +12,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.connection import is_loopback
 from fxiaoke_provider.doctor.diagnosis import diagnose
 from fxiaoke_provider.doctor.findings import Finding, Redactor, Status
 from fxiaoke_provider.doctor.wire import Exchange, WireLog
 from fxiaoke_provider.exceptions import FxiaokeConnectionConfigError, FxiaokeError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway.settings import is_loopback
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.connection import FxiaokeConnectionConfig
-    from fxiaoke_provider.token_store import AccessToken
+    from fxiaoke_provider.connection.config import FxiaokeConnectionConfig
+    from fxiaoke_provider.gateway.tokens import AccessToken
 
 Resolver = Callable[[str, int], list[str]]
 Clock = Callable[[], float]

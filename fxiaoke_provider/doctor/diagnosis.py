@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import (
     FxiaokeAuthError,
     FxiaokeConnectionConfigError,
@@ -17,6 +16,7 @@ from fxiaoke_provider.exceptions import (
     FxiaokeTransientError,
     FxiaokeWrongHostError,
 )
+from fxiaoke_provider.gateway import protocol
 
 HOSTS_HINT = f"use {protocol.DEFAULT_HOST} or your cloud's host: " + ", ".join(
     sorted(set(protocol.CLOUD_HOSTS.values()) - {protocol.DEFAULT_HOST})

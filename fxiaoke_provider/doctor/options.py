@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.connection import DEFAULT_CONN_ID
+from fxiaoke_provider.connection.config import DEFAULT_CONN_ID
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
 
 PROG = "python -m fxiaoke_provider.doctor"
 DESCRIPTION = (
@@ -20,7 +21,6 @@ DESCRIPTION = (
     "for each id kind and revokes it when the answer holds a message id. Exit code 0 when healthy."
 )
 _OPEN_ID_RE = re.compile(re.escape(protocol.OPEN_USER_ID_PREFIX) + r"\w+", re.ASCII)
-_MOBILE_RE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
 
 
 def open_user_id(value: str) -> str:
@@ -33,10 +33,15 @@ def open_user_id(value: str) -> str:
 
 
 def mobile(value: str) -> str:
-    value = value.strip()
-    if not _MOBILE_RE.fullmatch(value):
-        raise argparse.ArgumentTypeError("must be a mobile number (digits, optional +, spaces, dashes)")
-    return value.replace(" ", "").replace("-", "")
+    """The send path's own rule (``messaging.recipients.check_mobile``): the doctor never looks up a
+    number the hook would refuse."""
+    from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+    from fxiaoke_provider.messaging.recipients import MOBILE_RULE, check_mobile
+
+    try:
+        return check_mobile(value.strip())
+    except FxiaokeInvalidInputError:
+        raise argparse.ArgumentTypeError(MOBILE_RULE) from None
 
 
 #: (flags, argparse keyword arguments), in the order ``--help`` shows them.
@@ -72,7 +77,7 @@ ARGUMENTS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
             "type": mobile,
             "metavar": "NUMBER",
             "help": "with --send: YOUR OWN mobile number, to look up your open user id "
-            f"({protocol.USER_BY_MOBILE_PATH})",
+            f"({wire.USER_BY_MOBILE_PATH})",
         },
     ),
     (("--json",), {"action": "store_true", "help": "print the report as JSON"}),

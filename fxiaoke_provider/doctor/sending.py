@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import protocol
 from fxiaoke_provider.doctor.checks import collect_ids
 from fxiaoke_provider.doctor.diagnosis import diagnose
 from fxiaoke_provider.doctor.findings import Finding, Status
 from fxiaoke_provider.doctor.wire import WireLog
 from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.connection import FxiaokeConnectionConfig
+    from fxiaoke_provider.connection.config import FxiaokeConnectionConfig
 
 #: Codes meaning "this recipient id is not valid here": the id kind is refused, nothing else is wrong.
 RECIPIENT_REFUSED_CODES = frozenset({protocol.TO_USER_INVALID, protocol.TO_USER_MISSING})
@@ -62,12 +63,13 @@ class SendChecks:
         check = "open id by mobile"
         mark = self.wire.mark()
         try:
-            answer = self.hook.call(protocol.USER_BY_MOBILE_PATH, {protocol.MOBILE_FIELD: mobile})
+            body = {wire.MOBILE_FIELD: mobile}
+            answer = self.hook.call(wire.USER_BY_MOBILE_PATH, body, repeatable=True)
         except FxiaokeError as error:
             return self._diagnosed(check, error, mark), None
-        employees = answer.get(protocol.EMPLOYEE_LIST_FIELD)
+        employees = answer.get(wire.EMPLOYEE_LIST_FIELD)
         first = employees[0] if isinstance(employees, list) and employees else None
-        open_id = first.get(protocol.OPEN_USER_ID_FIELD) if isinstance(first, dict) else None
+        open_id = first.get(wire.OPEN_USER_ID_FIELD) if isinstance(first, dict) else None
         shown = mask_mobile(mobile)
         if not isinstance(open_id, str) or not open_id.startswith(protocol.OPEN_USER_ID_PREFIX):
             finding = Finding(
@@ -104,13 +106,13 @@ class SendChecks:
     # --- sending ---------------------------------------------------------------------------------
     def _body(self, kind: IdKind, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {
-            protocol.TO_USER_FIELD: [kind.recipient],
-            protocol.MSG_TYPE_FIELD: protocol.MSG_TYPE_TEXT,
-            protocol.MSG_TYPE_TEXT: {protocol.TEXT_CONTENT_FIELD: text},
-            protocol.SERVICE_ID_FIELD: self.config.service_id,
+            wire.TO_USER_FIELD: [kind.recipient],
+            wire.MSG_TYPE_FIELD: wire.MSG_TYPE_TEXT,
+            wire.MSG_TYPE_TEXT: {wire.TEXT_CONTENT_FIELD: text},
+            wire.SERVICE_ID_FIELD: self.config.service_id,
         }
         if kind.convert:
-            body[protocol.CONVERT_USER_ID_FIELD] = True
+            body[wire.CONVERT_USER_ID_FIELD] = True
         return body
 
     def send(self, kind: IdKind) -> tuple[Finding, dict[str, Any] | None]:
@@ -125,7 +127,7 @@ class SendChecks:
         )
         mark = self.wire.mark()
         try:
-            answer = self.hook.call(protocol.SERVICE_MESSAGE_SEND_PATH, self._body(kind, text))
+            answer = self.hook.call(wire.SERVICE_MESSAGE_SEND_PATH, self._body(kind, text))
         except FxiaokeError as error:
             if error.error_code in RECIPIENT_REFUSED_CODES:
                 finding = self._diagnosed(check, error, mark, Status.WARN)
@@ -136,17 +138,17 @@ class SendChecks:
             finding.details.update(recipient=kind.recipient, convertUserId=kind.convert, accepted=False)
             return finding, None
         fields = sorted(answer)
-        has_id = protocol.MESSAGE_ID_FIELD in answer
+        has_id = wire.MESSAGE_ID_FIELD in answer
         summary = (
             f"accepted {kind.name} {kind.recipient} sent {how}; answer fields: {', '.join(fields)} "
             f"({'with' if has_id else 'no'} messageId)"
         )
         details = {
             "recipient": kind.recipient,
-            protocol.CONVERT_USER_ID_FIELD: kind.convert,
+            wire.CONVERT_USER_ID_FIELD: kind.convert,
             "accepted": True,
             "answer_fields": fields,
-            "message_id": answer.get(protocol.MESSAGE_ID_FIELD),
+            "message_id": answer.get(wire.MESSAGE_ID_FIELD),
         }
         finding = Finding(check, Status.OK, summary, details=details)
         collect_ids(finding, self.wire.since(mark))
@@ -182,7 +184,7 @@ class SendChecks:
         )
 
     def revoke(self, answers: list[dict[str, Any]]) -> Finding:
-        ids = [a[protocol.MESSAGE_ID_FIELD] for a in answers if a.get(protocol.MESSAGE_ID_FIELD)]
+        ids = [a[wire.MESSAGE_ID_FIELD] for a in answers if a.get(wire.MESSAGE_ID_FIELD)]
         if not answers:
             return Finding("revoke", Status.NOT_RUN, "no test message was delivered")
         if not ids:
@@ -197,9 +199,9 @@ class SendChecks:
         results: list[Finding] = []
         for message_id in ids:
             mark = self.wire.mark()
-            body = {protocol.SERVICE_ID_FIELD: self.config.service_id, protocol.MESSAGE_ID_FIELD: message_id}
+            body = {wire.SERVICE_ID_FIELD: self.config.service_id, wire.MESSAGE_ID_FIELD: message_id}
             try:
-                self.hook.call(protocol.SERVICE_MESSAGE_REVOKE_PATH, body)
+                self.hook.call(wire.SERVICE_MESSAGE_REVOKE_PATH, body)
             except FxiaokeError as error:
                 finding = self._diagnosed("revoke", error, mark, Status.WARN)
                 finding.summary = f"revoking messageId {message_id} failed: {finding.summary}"

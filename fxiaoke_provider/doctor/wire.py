@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.gateway import protocol
 
 
 @dataclass(frozen=True)

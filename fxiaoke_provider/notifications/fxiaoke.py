@@ -8,10 +8,11 @@ from collections.abc import Generator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import alerts, messages
+from fxiaoke_provider.airflow_support import alerts
+from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, MessageSpec, make_hook, spec_of
+from fxiaoke_provider.airflow_support.version_compat import BaseNotifier
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
-from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, make_hook, spec_of
-from fxiaoke_provider.version_compat import BaseNotifier
+from fxiaoke_provider.messaging import bodies
 
 if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
@@ -64,7 +65,7 @@ class FxiaokeNotifier(BaseNotifier):
         self.to_mobiles = to_mobiles
         self.to_departments = to_departments
         self.include_sub_departments = include_sub_departments
-        self.msg_type = messages.check_msg_type(msg_type)
+        self.msg_type = bodies.check_msg_type(msg_type)
         self.language = alerts.check_language(language) if language is not None else None
         if message is None and not alerts.supports(self.msg_type):
             raise FxiaokeInvalidInputError("message", f"required with msg_type {self.msg_type!r}")

@@ -10,12 +10,20 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fxiaoke_provider import checkpoint, media, protocol
-from fxiaoke_provider.deadline import Deadline
+from fxiaoke_provider.airflow_support import task_state
+from fxiaoke_provider.airflow_support.sending import (
+    DEFAULT_CONN_ID,
+    MessageSpec,
+    as_airflow_error,
+    make_hook,
+    spec_of,
+)
+from fxiaoke_provider.airflow_support.version_compat import AirflowFailException, BaseOperator
 from fxiaoke_provider.exceptions import FxiaokeError
-from fxiaoke_provider.messages import has_template
-from fxiaoke_provider.sending import DEFAULT_CONN_ID, MessageSpec, as_airflow_error, make_hook, spec_of
-from fxiaoke_provider.version_compat import AirflowFailException, BaseOperator
+from fxiaoke_provider.gateway import outcomes, protocol
+from fxiaoke_provider.gateway.deadline import Deadline
+from fxiaoke_provider.messaging import media
+from fxiaoke_provider.messaging.bodies import has_template
 
 if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
@@ -55,17 +63,6 @@ class _FxiaokeOperator(BaseOperator):
 
 class FxiaokeTerminatedError(BaseException):
     """The task was terminated (SIGTERM) while a send was in progress; raised out of ``on_kill``."""
-
-
-def _stop_is_final(journal: checkpoint.SendJournal, hook: FxiaokeHook) -> bool:
-    """After a timeout or termination: fail for good unless a retry can resume without resending."""
-    if not journal.records:
-        return False  # nothing went out
-    if hook.config.retry.retry_unknown_outcome:
-        return False  # at-least-once delivery was chosen
-    if journal.durable:  # the retry skips what went out; it helps while batches were never sent
-        return bool(journal.unknown()) and not journal.untouched()
-    return True
 
 
 class FxiaokeSendMessageOperator(_FxiaokeOperator):
@@ -129,7 +126,7 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
 
     def execute(self, context: Context) -> str | list[str]:
         spec = spec_of(self)
-        journal = checkpoint.journal_for(context)
+        journal = task_state.journal_for(context)
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.hook.deadline = Deadline.after(timeout)
         self._sending = True
@@ -138,7 +135,8 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
         except Exception:
             raise
         except BaseException as stop:  # execution_timeout, termination: never a silent resend
-            if _stop_is_final(journal, self.hook):
+            at_least_once = self.hook.config.retry.retry_unknown_outcome
+            if outcomes.stop_is_final(journal, retry_unknown_outcome=at_least_once):
                 raise AirflowFailException(
                     f"the task was stopped ({type(stop).__name__}) after the send began; failing without "
                     f"retry so that nobody gets the message twice: {journal.report()}"

@@ -6,7 +6,8 @@ import datetime
 
 import pendulum
 
-from fxiaoke_provider.checkpoint import TaskStateJournal, batch_digest, fingerprint, journal_for
+from fxiaoke_provider.airflow_support.task_state import TaskStateJournal, journal_for
+from fxiaoke_provider.messaging.journal import batch_digest, fingerprint
 
 try:
     from airflow.sdk import DAG, task

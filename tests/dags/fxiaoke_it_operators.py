@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pendulum
 
-from fxiaoke_provider.messages import crm_record_link
+from fxiaoke_provider.messaging.bodies import crm_record_link
 from fxiaoke_provider.operators.fxiaoke import FxiaokeRevokeMessageOperator, FxiaokeSendMessageOperator
 
 try:

@@ -15,7 +15,6 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError, ProxyError
 
-from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import (
     FxiaokeError,
     FxiaokeOutcomeUnknownError,
@@ -24,6 +23,7 @@ from fxiaoke_provider.exceptions import (
     FxiaokeWrongHostError,
     error_from_answer,
 )
+from fxiaoke_provider.gateway import protocol
 
 JSON_HEADERS = {"Content-Type": protocol.CONTENT_TYPE_JSON, "Accept": "application/json"}
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from fxiaoke_provider.connection.extras import LANGUAGES
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
-from fxiaoke_provider.extra_fields import LANGUAGES
 
 TASK_FAILED, TASK_RETRY, TASK_SUCCESS = "task_failed", "task_retry", "task_success"
 DAG_FAILED, DAG_SUCCESS, DEADLINE_MISSED = "dag_failed", "dag_success", "deadline_missed"
@@ -86,7 +86,7 @@ def first_line(error: Any) -> str | None:
 def _base_url() -> str:
     from airflow.configuration import conf
 
-    from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+    from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
 
     if AIRFLOW_V_3_0_PLUS:
         return conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
@@ -95,7 +95,7 @@ def _base_url() -> str:
 
 def run_url(dag_id: str, run_id: str) -> str:
     """The DAG run's page in the Airflow UI (grid view on Airflow 2)."""
-    from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+    from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS
 
     if AIRFLOW_V_3_0_PLUS:
         return f"{_base_url()}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
@@ -107,11 +107,10 @@ def failed_task_ids(dag_id: str, run_id: str) -> list[str]:
 
     Best effort: an alert without the list is better than no alert.
     """
-    from fxiaoke_provider.connection_lookup import in_supervised_process
-    from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS
+    from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, in_task_process
 
     try:
-        if AIRFLOW_V_3_0_PLUS and in_supervised_process():
+        if AIRFLOW_V_3_0_PLUS and in_task_process():
             from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
             states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})

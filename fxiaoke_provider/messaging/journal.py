@@ -1,9 +1,9 @@
-"""A journal of split sends, so a later try of a task resumes a send instead of repeating it.
+"""The send journal's model: a record of split sends, so a later try resumes a send instead of repeating it.
 
 Before a batch goes out it is recorded as in flight (index, digest of message + recipients, the
 request's ``thirdTraceId``); after its answer, as delivered (with the ``traceId``). On Airflow >= 3.3
 the journal lives in the task state store (AIP-103), which survives retries, worker crashes and
-moves to another machine; a later try reads it back:
+moves to another machine (the adapter is ``airflow_support.task_state``); a later try reads it back:
 
 - delivered batches are not sent again (their traceIds are reused),
 - a batch still in flight when a try died has an unknown outcome: it is reported with its
@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeOutcomeUnknownError, FxiaokePartialSendError
+from fxiaoke_provider.exceptions import FxiaokeOutcomeUnknownError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class BatchRecord:
         """What stands in for the gateway's answer of a batch an earlier try delivered."""
         return {
             protocol.TRACE_ID_FIELD: self.trace_id,
-            protocol.MESSAGE_ID_FIELD: self.message_id,
+            wire.MESSAGE_ID_FIELD: self.message_id,
             "resumed": True,
         }
 
@@ -126,7 +127,10 @@ class StateStore(Protocol):
 
 
 class SendJournal:
-    """The in-memory journal: this try's record only (used where no durable store exists)."""
+    """The in-memory journal: this try's record only (used where no durable store exists).
+
+    A durable journal overrides the storage methods below (``_load_*``, ``_store_*``, ``_drop_*``).
+    """
 
     durable = False
 
@@ -199,21 +203,6 @@ class SendJournal:
         """Batches with no record: provably never sent in this try (or any earlier one)."""
         return [index for index in range(self.total) if index not in self.records]
 
-    def retry_resumes(self, error: FxiaokeError) -> bool:
-        """Whether an Airflow retry of the task can help without sending any batch twice.
-
-        Only meaningful for a durable journal, where the retry resumes: a batch refused before any
-        work (or stopped by the deadline before it went out) is sent by the retry; a batch of
-        unknown outcome is not resent (unless at-least-once was chosen) but the batches after it
-        are, so the retry helps while any were never sent.
-        """
-        if isinstance(error, FxiaokeUnknownBatchesError):
-            return False  # everything else went out; only a person can decide about these
-        cause = error.cause if isinstance(error, FxiaokePartialSendError) else error
-        if cause.retryable_by_airflow:
-            return True
-        return isinstance(cause, FxiaokeOutcomeUnknownError) and bool(self.untouched())
-
     def report(self) -> str:
         """One line for a person: what went out (traceIds), what may have (thirdTraceIds), what did not."""
         delivered = ", ".join(f"#{r.index + 1} (traceId {r.trace_id})" for r in self.delivered_records())
@@ -254,45 +243,3 @@ class SendJournal:
 
     def _drop_header(self) -> None:
         return None
-
-
-class TaskStateJournal(SendJournal):
-    """The journal in Airflow's task state store: survives retries, kills and moves between workers."""
-
-    durable = True
-
-    def __init__(self, store: StateStore) -> None:
-        super().__init__()
-        self._store = store
-
-    def _load_header(self) -> dict[str, Any] | None:
-        header = self._store.get(HEADER_KEY)
-        return header if isinstance(header, dict) and header.get("version") == JOURNAL_VERSION else None
-
-    def _load_batch(self, index: int) -> Any:
-        return self._store.get(f"{BATCH_KEY_PREFIX}{index}")
-
-    def _store_header(self, header: dict[str, Any]) -> None:
-        self._store.set(HEADER_KEY, header)
-
-    def _store_batch(self, record: BatchRecord) -> None:
-        self._store.set(f"{BATCH_KEY_PREFIX}{record.index}", record.to_json())
-
-    def _drop_batch(self, index: int) -> None:
-        self._store.delete(f"{BATCH_KEY_PREFIX}{index}")
-
-    def _drop_header(self) -> None:
-        self._store.delete(HEADER_KEY)
-
-
-def journal_for(context: Any) -> SendJournal:
-    """The durable journal when Airflow offers a task state store (>= 3.3), else the in-memory one."""
-    from fxiaoke_provider.version_compat import AIRFLOW_V_3_3_PLUS
-
-    store = None
-    if AIRFLOW_V_3_3_PLUS and context is not None:
-        try:
-            store = context.get("task_state_store")
-        except AttributeError:  # a plain object instead of Airflow's context
-            store = None
-    return TaskStateJournal(store) if store is not None else SendJournal()

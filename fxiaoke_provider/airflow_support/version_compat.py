@@ -1,10 +1,17 @@
-"""The only place that knows Airflow 2.11 and 3.x apart: base classes and helpers by version."""
+"""The only place that knows Airflow 2.11 and 3.x apart: base classes and helpers by version.
+
+Loading it also connects the gateway's redaction to Airflow's secrets masker, so every process that
+uses the Airflow face masks credentials and tokens in logs and errors alike.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as _airflow_version
+
+from fxiaoke_provider.gateway import redaction
 
 
 def _version_tuple(version: str) -> tuple[int, int]:
@@ -56,6 +63,14 @@ def redact(text: str) -> str:
     return str(_redact(text))
 
 
+def in_task_process() -> bool:
+    """True inside a task or trigger of Airflow 3 (a supervised process), where the supervisor
+    answers for connections and Variables; the check Airflow itself uses. Always False on Airflow 2."""
+    return hasattr(sys.modules.get("airflow.sdk.execution_time.task_runner"), "SUPERVISOR_COMMS")
+
+
+redaction.use_masker(mask_secret, redact)
+
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_3_PLUS",
@@ -63,6 +78,7 @@ __all__ = [
     "BaseHook",
     "BaseNotifier",
     "BaseOperator",
+    "in_task_process",
     "mask_secret",
     "redact",
 ]

@@ -2,14 +2,13 @@
 
 The token endpoint allows 10 calls a minute and no concurrent calls, while a DAG may start
 dozens of task processes at once. So a token lives in a 0600 file per credential set, and
-fetching happens under an exclusive file lock: one fetch per token lifetime per machine.
+fetching happens under an exclusive file lock (``files``): one fetch per token lifetime per machine.
 A cache file that cannot be read or parsed is ignored and replaced, never fatal.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -17,11 +16,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.gateway import files, protocol
 
 log = logging.getLogger(__name__)
 
@@ -179,24 +178,10 @@ class FileTokenStore:
             log.warning("Could not drop the rejected token from %s: %s", self.directory, err)
 
     def _acquire_lock(self) -> int:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        if os.stat(self.directory).st_uid == os.getuid():
-            os.chmod(self.directory, 0o700)  # also when it existed with looser permissions
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+        return files.acquire(self.lock_path)
 
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        fd = self._acquire_lock()
-        try:
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+    def _file_lock(self) -> contextlib.AbstractContextManager[int]:
+        return files.locked(self.lock_path)
 
     def _read(self) -> AccessToken | None:
         try:

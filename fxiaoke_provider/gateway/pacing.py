@@ -7,13 +7,12 @@ it too.
 
 ``EndpointPacer`` paces the threads of one process; ``MachinePacer`` paces every process on the
 machine that uses the same credentials, through a small state file per endpoint kept under an
-exclusive ``flock`` (the mechanism the token cache uses). Both expose ``slot(path)``.
+exclusive ``flock`` in the token cache's private directory (``files``). Both expose ``slot(path)``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -23,6 +22,8 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+
+from fxiaoke_provider.gateway import files
 
 log = logging.getLogger(__name__)
 
@@ -226,18 +227,12 @@ class MachinePacer:
 
     @contextlib.contextmanager
     def _locked(self, state_path: str) -> Iterator[list[dict]]:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        fd = os.open(state_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+", encoding="utf-8") as handle:
-                entries = _parse(handle.read(), state_path)
-                yield entries
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(entries, separators=(",", ":")))
-        finally:
-            os.close(fd)  # closing releases the lock
+        with files.locked(state_path) as fd, os.fdopen(os.dup(fd), "r+", encoding="utf-8") as handle:
+            entries = _parse(handle.read(), state_path)
+            yield entries
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(entries, separators=(",", ":")))
 
 
 def _parse(text: str, state_path: str) -> list[dict]:

@@ -11,17 +11,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fxiaoke_provider import protocol
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import wire
 
 #: Kept for callers of earlier versions; the wire name lives in ``protocol``.
 OPEN_USER_ID_PREFIX = protocol.OPEN_USER_ID_PREFIX
 
 
 def check_msg_type(msg_type: object) -> str:
-    if msg_type not in protocol.MSG_TYPES:
+    if msg_type not in wire.MSG_TYPES:
         raise FxiaokeInvalidInputError(
-            "msg_type", f"must be one of {', '.join(protocol.MSG_TYPES)}; got {msg_type!r}"
+            "msg_type", f"must be one of {', '.join(wire.MSG_TYPES)}; got {msg_type!r}"
         )
     return str(msg_type)
 
@@ -71,7 +72,7 @@ def _mapping(value: object, field: str) -> Mapping[str, Any]:
 
 
 def _text_fields(message: object) -> dict[str, Any]:
-    content_key = protocol.TEXT_CONTENT_FIELD
+    content_key = wire.TEXT_CONTENT_FIELD
     if isinstance(message, Mapping):  # the gateway's own {"content": ...} shape is accepted too
         message = message.get(content_key)
     return {"text": {content_key: _required_text(message, "message (text content)")}}
@@ -79,19 +80,19 @@ def _text_fields(message: object) -> dict[str, Any]:
 
 def _composite_fields(message: object) -> dict[str, Any]:
     card = _mapping(message, "message (composite card)")
-    for part, key in protocol.COMPOSITE_REQUIRED:
+    for part, key in wire.COMPOSITE_REQUIRED:
         _required_text(_mapping(card.get(part), f"message.{part}").get(key), f"message.{part}.{key}")
-    for part, key in protocol.COMPOSITE_OPTIONAL_TEXT:
+    for part, key in wire.COMPOSITE_OPTIONAL_TEXT:
         if part in card:
             _limited_text(_mapping(card[part], f"message.{part}").get(key, ""), f"message.{part}.{key}", None)
-    form_key = protocol.COMPOSITE_FORM_FIELD
+    form_key = wire.COMPOSITE_FORM_FIELD
     if form_key in card:
         rows = card[form_key]
         if not isinstance(rows, Sequence) or isinstance(rows, str):
             raise FxiaokeInvalidInputError(f"message.{form_key}", "must be a list of {label, value} rows")
         for i, row in enumerate(rows):
             row = _mapping(row, f"message.{form_key}[{i}]")
-            for key in protocol.COMPOSITE_FORM_ROW_FIELDS:
+            for key in wire.COMPOSITE_FORM_ROW_FIELDS:
                 _limited_text(row.get(key, ""), f"message.{form_key}[{i}].{key}", None)
     return {"composite": dict(card)}
 
@@ -99,25 +100,25 @@ def _composite_fields(message: object) -> dict[str, Any]:
 def _article(item: object, i: int) -> dict[str, Any]:
     field = f"message[{i}]"
     article = _mapping(item, field)
-    _required_text(article.get("title"), f"{field}.title", protocol.ARTICLE_TITLE_MAX)
+    _required_text(article.get("title"), f"{field}.title", wire.ARTICLE_TITLE_MAX)
     if "author" in article:
-        _limited_text(article["author"], f"{field}.author", protocol.ARTICLE_AUTHOR_MAX)
+        _limited_text(article["author"], f"{field}.author", wire.ARTICLE_AUTHOR_MAX)
     if "description" in article:
-        _limited_text(article["description"], f"{field}.description", protocol.ARTICLE_DESCRIPTION_MAX)
-    _required_text(article.get(protocol.ARTICLE_COVER_FIELD), f"{field}.{protocol.ARTICLE_COVER_FIELD}")
+        _limited_text(article["description"], f"{field}.description", wire.ARTICLE_DESCRIPTION_MAX)
+    _required_text(article.get(wire.ARTICLE_COVER_FIELD), f"{field}.{wire.ARTICLE_COVER_FIELD}")
     article_type = article.get("type")
-    if article_type not in protocol.ARTICLE_TYPES:
+    if article_type not in wire.ARTICLE_TYPES:
         raise FxiaokeInvalidInputError(
-            f"{field}.type", f"must be one of {', '.join(protocol.ARTICLE_TYPES)}; got {article_type!r}"
+            f"{field}.type", f"must be one of {', '.join(wire.ARTICLE_TYPES)}; got {article_type!r}"
         )
     _required_text(article.get("content"), f"{field}.content")
-    in_content = protocol.ARTICLE_COVER_IN_CONTENT_FIELD
+    in_content = wire.ARTICLE_COVER_IN_CONTENT_FIELD
     if in_content in article:
         if not isinstance(article[in_content], bool):
             raise FxiaokeInvalidInputError(f"{field}.{in_content}", "must be true or false")
-        if article[in_content] and article_type != protocol.ARTICLE_TEXT_TYPE:
+        if article[in_content] and article_type != wire.ARTICLE_TEXT_TYPE:
             raise FxiaokeInvalidInputError(
-                f"{field}.{in_content}", f"only allowed for type {protocol.ARTICLE_TEXT_TYPE}"
+                f"{field}.{in_content}", f"only allowed for type {wire.ARTICLE_TEXT_TYPE}"
             )
     return dict(article)
 
@@ -125,9 +126,9 @@ def _article(item: object, i: int) -> dict[str, Any]:
 def _articles_fields(message: object) -> dict[str, Any]:
     if not isinstance(message, Sequence) or isinstance(message, str):
         raise FxiaokeInvalidInputError("message (articles)", "must be a list of article dicts")
-    if not 1 <= len(message) <= protocol.MAX_ARTICLES:
+    if not 1 <= len(message) <= wire.MAX_ARTICLES:
         raise FxiaokeInvalidInputError(
-            "message (articles)", f"1 to {protocol.MAX_ARTICLES} articles; got {len(message)}"
+            "message (articles)", f"1 to {wire.MAX_ARTICLES} articles; got {len(message)}"
         )
     return {"articles": [_article(item, i) for i, item in enumerate(message)]}
 
@@ -140,7 +141,7 @@ def build_message_fields(msg_type: str, message: object) -> dict[str, Any]:
     msg_type = check_msg_type(msg_type)
     payload = _BUILDERS[msg_type](message)
     _check_encodable_tree(payload, "message")
-    return {protocol.MSG_TYPE_FIELD: msg_type, **payload}
+    return {wire.MSG_TYPE_FIELD: msg_type, **payload}
 
 
 def check_recipients(to_users: object, field: str = "to_users") -> list[str]:
@@ -182,9 +183,9 @@ class RecipientGroup:
     convert_user_id: bool = False
 
     def body_fields(self, chunk: Sequence[str]) -> dict[str, Any]:
-        fields: dict[str, Any] = {protocol.TO_USER_FIELD: list(chunk)}
+        fields: dict[str, Any] = {wire.TO_USER_FIELD: list(chunk)}
         if self.convert_user_id:
-            fields[protocol.CONVERT_USER_ID_FIELD] = True
+            fields[wire.CONVERT_USER_ID_FIELD] = True
         return fields
 
 
@@ -235,9 +236,7 @@ def check_id(value: object, field: str) -> str:
     return _required_text(value, field).strip()
 
 
-def batches(
-    recipients: Sequence[str], size: int = protocol.MAX_RECIPIENTS_PER_REQUEST
-) -> Iterator[list[str]]:
+def batches(recipients: Sequence[str], size: int = wire.MAX_RECIPIENTS_PER_REQUEST) -> Iterator[list[str]]:
     """Recipients in request-sized slices, in the order given."""
     for start in range(0, len(recipients), size):
         yield list(recipients[start : start + size])
@@ -248,7 +247,7 @@ def crm_record_link(object_api_name: str, record_id: str) -> str:
     _required_text(object_api_name, "object_api_name")
     _required_text(record_id, "record_id")
     target = json.dumps({"objDescApiName": object_api_name, "objDataId": record_id}, separators=(",", ":"))
-    return protocol.CRM_RECORD_LINK_PREFIX + target
+    return wire.CRM_RECORD_LINK_PREFIX + target
 
 
 def recipients_from_rendered(value: object, field: str = "to_users") -> object:

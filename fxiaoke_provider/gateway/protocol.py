@@ -1,7 +1,8 @@
-"""Everything this provider knows about the Fxiaoke OpenAPI gateway: hosts, paths, fields, codes, limits.
+"""The wire every call shares: hosts, token paths, auth fields and headers, answers, codes, limits.
 
-Other modules import these names instead of repeating literals, so a change in the gateway's
-contract is a change in this file only. Source: the project's OpenAPI reference; facts the reference
+Capabilities keep their own wire names next to them (``messaging.wire``); what every request of
+every capability carries is here, so a change in the gateway's common contract is a change in this
+file only. Source: the project's OpenAPI reference; facts the reference
 marks as secondary are noted here and listed in the README's assumptions.
 """
 
@@ -29,9 +30,6 @@ CONTENT_TYPE_JSON: Final = "application/json; charset=utf-8"
 # --- paths -------------------------------------------------------------------------------------
 TOKEN_PATH: Final = "/oauth2.0/token"
 LEGACY_TOKEN_PATH: Final = "/cgi/corpAccessToken/get/V2"
-APP_MESSAGE_SEND_PATH: Final = "/cgi/message/send"
-SERVICE_MESSAGE_SEND_PATH: Final = "/cgi/app/message/send"
-SERVICE_MESSAGE_REVOKE_PATH: Final = "/cgi/app/message/revoke"
 TOKEN_PATHS: Final = frozenset({TOKEN_PATH, LEGACY_TOKEN_PATH})
 
 # --- auth --------------------------------------------------------------------------------------
@@ -79,69 +77,6 @@ TOKEN_ENDPOINT_WINDOW_S: Final = 60.0
 #: Open user ids (address book, legacy style); employee ids are digits (header style).
 OPEN_USER_ID_PREFIX: Final = "FSUID_"
 
-# --- messages ----------------------------------------------------------------------------------
-MessageType = Literal["text", "composite", "articles"]
-MSG_TYPES: Final[tuple[str, ...]] = ("text", "composite", "articles")
-MSG_TYPE_TEXT: Final = "text"
-TO_USER_FIELD: Final = "toUser"
-MSG_TYPE_FIELD: Final = "msgType"
-SERVICE_ID_FIELD: Final = "serviceId"
-MESSAGE_ID_FIELD: Final = "messageId"
-#: Header style: recipients in toUser are FSUID_ open ids instead of employee ids [secondary].
-CONVERT_USER_ID_FIELD: Final = "convertUserId"
-TEXT_CONTENT_FIELD: Final = "content"
-
-COMPOSITE_REQUIRED: Final[tuple[tuple[str, str], ...]] = (
-    ("head", "title"),
-    ("link", "title"),
-    ("link", "url"),
-)
-COMPOSITE_OPTIONAL_TEXT: Final[tuple[tuple[str, str], ...]] = (("first", "content"), ("remark", "content"))
-COMPOSITE_FORM_FIELD: Final = "form"
-COMPOSITE_FORM_ROW_FIELDS: Final[tuple[str, ...]] = ("label", "value")
-
-MAX_RECIPIENTS_PER_REQUEST: Final = 500
-MAX_ARTICLES: Final = 7
-ARTICLE_TITLE_MAX: Final = 45
-ARTICLE_AUTHOR_MAX: Final = 8
-ARTICLE_DESCRIPTION_MAX: Final = 140
-ARTICLE_TYPES: Final[tuple[str, ...]] = ("TEXT", "URL")
-ARTICLE_TEXT_TYPE: Final = "TEXT"
-ARTICLE_COVER_FIELD: Final = "coverImage"
-ARTICLE_COVER_IN_CONTENT_FIELD: Final = "coverImageInContent"
-CRM_RECORD_LINK_PREFIX: Final = "fs://CRM/udobj?"
-
-# --- address book ------------------------------------------------------------------------------
-USER_BY_MOBILE_PATH: Final = "/cgi/user/getByMobile"
-MOBILE_FIELD: Final = "mobile"
-EMPLOYEE_LIST_FIELD: Final = "empList"
-OPEN_USER_ID_FIELD: Final = "openUserId"
-#: Employees of a department [code]; ``fetchChild: true`` includes every sub-department.
-USER_SIMPLE_LIST_PATH: Final = "/cgi/user/simpleList"
-DEPARTMENT_ID_FIELD: Final = "departmentId"
-FETCH_CHILD_FIELD: Final = "fetchChild"
-USER_LIST_FIELD: Final = "userList"
-#: Every department of the enterprise [code].
-DEPARTMENT_LIST_PATH: Final = "/cgi/department/list"
-DEPARTMENTS_FIELD: Final = "departments"
-
-# --- material (images for articles) ------------------------------------------------------------
-#: ``multipart/form-data`` with the file in field ``media`` [manual]. Legacy style carries
-#: ``corpAccessToken`` and ``corpId`` as query parameters (the manual's example).
-MEDIA_UPLOAD_PATH: Final = "/media/upload/message"
-#: Requests whose repetition changes nothing on the gateway: safe to retry when the outcome is unknown.
-READ_ONLY_PATHS: Final = frozenset(
-    {TOKEN_PATH, LEGACY_TOKEN_PATH, USER_BY_MOBILE_PATH, USER_SIMPLE_LIST_PATH, DEPARTMENT_LIST_PATH}
-)
-MEDIA_FIELD: Final = "media"
-#: Images at most 5 MB [manual]; read as MiB (the manual does not say which).
-MEDIA_MAX_BYTES: Final = 5 * 1024 * 1024
-#: JPG, JPEG, PNG, GIF or BMP [manual], by filename extension.
-IMAGE_EXTENSIONS: Final[tuple[str, ...]] = ("jpg", "jpeg", "png", "gif", "bmp")
-#: The manual says the answer "holds the media id" without naming the field; the older
-#: ``/media/upload`` route answers ``mediaId`` [code].
-MEDIA_ID_FIELD: Final = "mediaId"
-
 # --- answers -----------------------------------------------------------------------------------
 ERROR_CODE_FIELD: Final = "errorCode"
 ERROR_MESSAGE_FIELD: Final = "errorMessage"
@@ -181,8 +116,10 @@ TRANSIENT_HTTP_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 # --- what a code means for the caller ----------------------------------------------------------
 ErrorKind = Literal["transient", "outcome_unknown", "token_expired", "auth", "permanent"]
+#: An endpoint's call limit: the request was refused, not acted on.
+CALL_LIMIT_CODES: Final = frozenset({RATE_LIMITED, CALL_LIMIT_EXCEEDED})
 #: Refused before any work was done: worth retrying with backoff.
-TRANSIENT_CODES: Final = frozenset({RATE_LIMITED, CALL_LIMIT_EXCEEDED, SYSTEM_BUSY})
+TRANSIENT_CODES: Final = CALL_LIMIT_CODES | {SYSTEM_BUSY}
 #: Nobody knows whether the gateway acted: a retry may deliver twice.
 OUTCOME_UNKNOWN_CODES: Final = frozenset({SERVICE_EXCEPTION, SYSTEM_ERROR})
 #: The credentials (not the request) are the problem.

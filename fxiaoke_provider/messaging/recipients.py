@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fxiaoke_provider import messages, protocol
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokeProtocolError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import bodies as messages
+from fxiaoke_provider.messaging import wire
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +123,10 @@ def _entries(answer: Mapping[str, Any], key: str, path: str) -> list[dict[str, A
 
 def open_user_id(entry: Mapping[str, Any], path: str) -> str:
     """The ``openUserId`` of an address-book entry; anything else is a broken answer."""
-    value = entry.get(protocol.OPEN_USER_ID_FIELD)
+    value = entry.get(wire.OPEN_USER_ID_FIELD)
     if not isinstance(value, str) or not messages.is_open_user_id(value):
         raise FxiaokeProtocolError(
-            f"an employee in the answer lacks an {protocol.OPEN_USER_ID_FIELD} "
+            f"an employee in the answer lacks an {wire.OPEN_USER_ID_FIELD} "
             f"({protocol.OPEN_USER_ID_PREFIX}...)",
             path=path,
         )
@@ -132,15 +134,15 @@ def open_user_id(entry: Mapping[str, Any], path: str) -> str:
 
 
 def employees_by_mobile(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _entries(answer, protocol.EMPLOYEE_LIST_FIELD, protocol.USER_BY_MOBILE_PATH)
+    return _entries(answer, wire.EMPLOYEE_LIST_FIELD, wire.USER_BY_MOBILE_PATH)
 
 
 def department_users(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _entries(answer, protocol.USER_LIST_FIELD, protocol.USER_SIMPLE_LIST_PATH)
+    return _entries(answer, wire.USER_LIST_FIELD, wire.USER_SIMPLE_LIST_PATH)
 
 
 def departments(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _entries(answer, protocol.DEPARTMENTS_FIELD, protocol.DEPARTMENT_LIST_PATH)
+    return _entries(answer, wire.DEPARTMENTS_FIELD, wire.DEPARTMENT_LIST_PATH)
 
 
 # --- resolution ---------------------------------------------------------------------------------
@@ -167,14 +169,14 @@ class AddressBook:
             if employee is None:
                 rule = f"no employee has mobile {mobile!r} in the address book"
                 raise FxiaokeInvalidInputError(field, rule)
-            self._by_mobile[mobile] = open_user_id(employee, protocol.USER_BY_MOBILE_PATH)
+            self._by_mobile[mobile] = open_user_id(employee, wire.USER_BY_MOBILE_PATH)
         return self._by_mobile[mobile]
 
     def members(self, department_id: int, fetch_child: bool, field: str = "department_id") -> tuple[str, ...]:
         key = (department_id, fetch_child)
         if key not in self._members:
             users = self._department_users(department_id, fetch_child)
-            ids = tuple(dict.fromkeys(open_user_id(user, protocol.USER_SIMPLE_LIST_PATH) for user in users))
+            ids = tuple(dict.fromkeys(open_user_id(user, wire.USER_SIMPLE_LIST_PATH) for user in users))
             if not ids:
                 scope = "or its sub-departments " if fetch_child else ""
                 raise FxiaokeInvalidInputError(

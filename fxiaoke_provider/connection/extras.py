@@ -1,7 +1,7 @@
 """Every connection extra the provider reads, as one table: the form and the parser both read it.
 
-Adding an extra (or a choice of one) is one edit here: the connection form (``connection_form``)
-declares it with the same type, bounds and default the parser (``connection``) applies.
+Adding an extra (or a choice of one) is one edit here: the connection form (``connection.form``)
+declares it with the same type, bounds and default the parser (``connection.config``) applies.
 No Airflow imports: the parser and provider info load this module cheaply.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fxiaoke_provider import protocol
+from fxiaoke_provider.gateway import protocol, settings
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class ExtraField:
         raise TypeError(f"extra {self.key!r} is {self.kind}: read it with ExtraReader.text")
 
 
+#: The token cache only a deployment of Airflow offers (an Airflow Variable).
+AIRFLOW_CACHE = "airflow"
 #: The alert languages, as the ``language`` extra and the notifier's ``language`` argument accept them.
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
 
@@ -95,8 +97,8 @@ _FIELDS: tuple[ExtraField, ...] = (
         "Timeout (seconds)",
         "number",
         "Optional. Seconds to wait for an answer; default 30.",
-        default=30.0,
-        minimum=0.001,
+        default=settings.DEFAULT_TIMEOUT_S,
+        minimum=settings.MIN_TIMEOUT_S,
     ),
     ExtraField(
         "retry_max_attempts",
@@ -104,7 +106,7 @@ _FIELDS: tuple[ExtraField, ...] = (
         "integer",
         "Attempts for transient failures (rate limit, busy, timeouts); default 7, at least 1 "
         "(1 = no automatic retry).",
-        default=7,  # 0.5+1+2+4+8+16 s of waits (+ jitter): longer than the 20 s rate-limit window
+        default=settings.DEFAULT_RETRY_MAX_ATTEMPTS,
         minimum=1,
     ),
     ExtraField(
@@ -112,7 +114,7 @@ _FIELDS: tuple[ExtraField, ...] = (
         "Retry: Max Wait (seconds)",
         "number",
         "Ceiling of one backoff wait between attempts; default 30.",
-        default=30.0,
+        default=settings.DEFAULT_RETRY_MAX_WAIT_S,
         minimum=0,
     ),
     ExtraField(
@@ -146,8 +148,8 @@ _FIELDS: tuple[ExtraField, ...] = (
         "choice",
         "file: one token shared by all task processes on a worker (default); memory: one token per hook; "
         "airflow: one token for the whole deployment, in an Airflow Variable.",
-        default="file",
-        choices=("file", "memory", "airflow"),
+        default=settings.FILE_CACHE,
+        choices=(*settings.TOKEN_CACHES, AIRFLOW_CACHE),
     ),
     ExtraField(
         "token_cache_dir",

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fxiaoke_provider.token_store import AccessToken, Clock, Fetch, FileTokenStore, MemoryTokenStore
+from fxiaoke_provider.airflow_support.version_compat import in_task_process
+from fxiaoke_provider.gateway.tokens import AccessToken, Clock, Fetch, FileTokenStore, MemoryTokenStore
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,9 @@ class Variables(Protocol):
 class AirflowVariables:
     """Airflow's Variables: the task SDK inside a task (execution API), the ORM elsewhere."""
 
-    @staticmethod
-    def _in_task() -> bool:
-        # the check Airflow itself uses to tell a task (or DAG-parsing) process from any other
-        return hasattr(sys.modules.get("airflow.sdk.execution_time.task_runner"), "SUPERVISOR_COMMS")
-
     def get(self, key: str) -> str | None:
         try:
-            if self._in_task():
+            if in_task_process():
                 from airflow.sdk import Variable
 
                 value = Variable.get(key, default=None)
@@ -80,7 +75,7 @@ class AirflowVariables:
 
     def set(self, key: str, value: str) -> None:
         try:
-            if self._in_task():
+            if in_task_process():
                 from airflow.sdk import Variable
 
                 Variable.set(key, value)
@@ -93,7 +88,7 @@ class AirflowVariables:
 
     def delete(self, key: str) -> None:
         try:
-            if self._in_task():
+            if in_task_process():
                 from airflow.sdk import Variable
 
                 Variable.delete(key)

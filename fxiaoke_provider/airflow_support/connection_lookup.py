@@ -10,16 +10,14 @@ cannot, the error says what to do. Airflow 2 needs none of this: its lookup incl
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from fxiaoke_provider.version_compat import AIRFLOW_V_3_0_PLUS, BaseHook, mask_secret
-
-
-def in_supervised_process() -> bool:
-    """True inside a task or trigger: the supervisor's answer is authoritative there."""
-    task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
-    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
+from fxiaoke_provider.airflow_support.version_compat import (
+    AIRFLOW_V_3_0_PLUS,
+    BaseHook,
+    in_task_process,
+    mask_secret,
+)
 
 
 def _is_not_found(error: BaseException) -> bool:
@@ -31,7 +29,7 @@ def get_connection(conn_id: str) -> Any:
     try:
         return BaseHook.get_connection(conn_id)
     except Exception as error:
-        if not (AIRFLOW_V_3_0_PLUS and _is_not_found(error)) or in_supervised_process():
+        if not (AIRFLOW_V_3_0_PLUS and _is_not_found(error)) or in_task_process():
             raise
         not_found = error
     return _from_metadata_db(conn_id, not_found)

@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider import directory, media, messages, protocol
-from fxiaoke_provider.connection import DEFAULT_CONN_ID
+from fxiaoke_provider.airflow_support.version_compat import AirflowFailException
+from fxiaoke_provider.connection.config import DEFAULT_CONN_ID
 from fxiaoke_provider.exceptions import FxiaokeError
-from fxiaoke_provider.version_compat import AirflowFailException
+from fxiaoke_provider.gateway import outcomes, protocol
+from fxiaoke_provider.messaging import bodies, media, recipients, wire
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.checkpoint import SendJournal
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+    from fxiaoke_provider.messaging.journal import SendJournal
 
 __all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "make_hook", "spec_of"]
 
@@ -48,7 +49,7 @@ class SendResult:
         return cls(
             trace_ids=[str(answer.get(protocol.TRACE_ID_FIELD)) for answer in answers],
             message_ids=[
-                str(answer[protocol.MESSAGE_ID_FIELD]) if answer.get(protocol.MESSAGE_ID_FIELD) else None
+                str(answer[wire.MESSAGE_ID_FIELD]) if answer.get(wire.MESSAGE_ID_FIELD) else None
                 for answer in answers
             ],
         )
@@ -72,34 +73,34 @@ class MessageSpec:
     include_sub_departments: bool = True
 
     def check(self) -> MessageSpec:
-        self.msg_type = messages.check_msg_type(self.msg_type)
-        if self.message is not None and not messages.has_template(self.message):
-            messages.build_message_fields(self.msg_type, media.without_cover_paths(self.message))
+        self.msg_type = bodies.check_msg_type(self.msg_type)
+        if self.message is not None and not bodies.has_template(self.message):
+            bodies.build_message_fields(self.msg_type, media.without_cover_paths(self.message))
         kinds = (self.to_users, self.to_mobiles, self.to_departments)
-        plain = [not isinstance(kind, str) and not messages.has_template(kind) for kind in kinds]
+        plain = [not isinstance(kind, str) and not bodies.has_template(kind) for kind in kinds]
         if all(plain):
-            directory.check_recipient_kinds(*kinds)
+            recipients.check_recipient_kinds(*kinds)
         else:  # what is already plain is checked now; the rest once rendered
             if plain[0] and self.to_users:
-                messages.check_recipients(self.to_users)
+                bodies.check_recipients(self.to_users)
             if plain[1]:
-                directory.check_mobiles(self.to_mobiles)
+                recipients.check_mobiles(self.to_mobiles)
             if plain[2]:
-                directory.check_department_ids(self.to_departments)
+                recipients.check_department_ids(self.to_departments)
         return self
 
     def send(self, hook: FxiaokeHook, journal: SendJournal | None = None) -> SendResult:
         # Only kinds that were given are passed on, so a hook of an earlier version still fits.
         kinds: dict[str, Any] = {}
         if self.to_mobiles is not None:
-            kinds["to_mobiles"] = messages.recipients_from_rendered(self.to_mobiles, "to_mobiles")
+            kinds["to_mobiles"] = bodies.recipients_from_rendered(self.to_mobiles, "to_mobiles")
         if self.to_departments is not None:
-            kinds["to_departments"] = messages.recipients_from_rendered(self.to_departments, "to_departments")
+            kinds["to_departments"] = bodies.recipients_from_rendered(self.to_departments, "to_departments")
             kinds["include_sub_departments"] = self.include_sub_departments
         if journal is not None:
             kinds["journal"] = journal
         answers = hook.send_message(
-            messages.recipients_from_rendered(self.to_users),
+            bodies.recipients_from_rendered(self.to_users),
             self.message,
             msg_type=self.msg_type,
             service_id=self.service_id,
@@ -124,7 +125,7 @@ def spec_of(owner: Any) -> MessageSpec:
 def as_airflow_error(error: FxiaokeError) -> BaseException:
     """The error Airflow should see: the provider error itself where a task retry may help, else a
     final ``AirflowFailException`` (bad input, permanent refusals, partial sends, unknown outcomes
-    without at-least-once delivery). The decision itself is ``retry.retryable_by_airflow``."""
-    if error.retryable_by_airflow:
+    without at-least-once delivery). The decision is ``gateway.outcomes``'s."""
+    if outcomes.airflow_retries(error):
         return error
     return AirflowFailException(f"{type(error).__name__}: {error}")

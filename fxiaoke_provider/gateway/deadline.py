@@ -20,8 +20,6 @@ DEFAULT_MARGIN_S = 1.0
 class FxiaokeDeadlineError(FxiaokeError):
     """A wait would end past the task's deadline; the request it was for was not sent."""
 
-    retryable_by_airflow = True  # nothing went out for this request
-
 
 class Deadline:
     """A point on the monotonic clock, or none (``at is None``: no execution_timeout)."""

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fxiaoke_provider import messages, protocol
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokeProtocolError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.messaging import bodies as messages
+from fxiaoke_provider.messaging import wire
 
 #: The provider's own article field (not a wire name): a local image file to upload as the cover.
 COVER_PATH_FIELD = "coverImagePath"
@@ -34,7 +36,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 _KIND_BY_EXTENSION = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "bmp": "bmp"}
 TYPE_RULE = "must be a JPG, JPEG, PNG, GIF or BMP image"
-SIZE_RULE = f"images are at most 5 MB ({protocol.MEDIA_MAX_BYTES} bytes)"
+SIZE_RULE = f"images are at most 5 MB ({wire.MEDIA_MAX_BYTES} bytes)"
 
 FileInput = str | os.PathLike[str] | bytes
 
@@ -92,7 +94,7 @@ def load_image(file: FileInput, filename: str | None = None, field: str = "file"
             size = path.stat().st_size
             if not path.is_file():
                 raise FxiaokeInvalidInputError(field, f"not a file: {str(path)!r}")
-            if size > protocol.MEDIA_MAX_BYTES:  # refused before reading a huge file
+            if size > wire.MEDIA_MAX_BYTES:  # refused before reading a huge file
                 raise FxiaokeInvalidInputError(field, f"{SIZE_RULE}; {str(path)!r} has {size} bytes")
             content = path.read_bytes()
         except FileNotFoundError:
@@ -103,7 +105,7 @@ def load_image(file: FileInput, filename: str | None = None, field: str = "file"
             ) from None
     if not content:
         raise FxiaokeInvalidInputError(field, "the image is empty (0 bytes)")
-    if len(content) > protocol.MEDIA_MAX_BYTES:
+    if len(content) > wire.MEDIA_MAX_BYTES:
         raise FxiaokeInvalidInputError(field, f"{SIZE_RULE}; got {len(content)} bytes")
     by_name, by_content = _kind_by_name(name), _kind_by_content(content)
     if by_name is None or by_name != by_content:
@@ -114,11 +116,11 @@ def load_image(file: FileInput, filename: str | None = None, field: str = "file"
 
 def media_id_from_answer(answer: Mapping[str, Any]) -> str:
     """The media id an upload answered; an answer without one is broken."""
-    media_id = answer.get(protocol.MEDIA_ID_FIELD)
+    media_id = answer.get(wire.MEDIA_ID_FIELD)
     if not isinstance(media_id, str) or not media_id:
         raise FxiaokeProtocolError(
-            f"upload answer lacks {protocol.MEDIA_ID_FIELD!r}",
-            path=protocol.MEDIA_UPLOAD_PATH,
+            f"upload answer lacks {wire.MEDIA_ID_FIELD!r}",
+            path=wire.MEDIA_UPLOAD_PATH,
             trace_id=answer.get(protocol.TRACE_ID_FIELD),
         )
     return media_id
@@ -144,15 +146,15 @@ def without_cover_paths(message: Any) -> Any:
     replaced = list(message)
     for i, article in articles:
         field = f"message[{i}].{COVER_PATH_FIELD}"
-        if article.get(protocol.ARTICLE_COVER_FIELD):
+        if article.get(wire.ARTICLE_COVER_FIELD):
             raise FxiaokeInvalidInputError(
-                field, f"give {protocol.ARTICLE_COVER_FIELD} (a media id) or {COVER_PATH_FIELD}, not both"
+                field, f"give {wire.ARTICLE_COVER_FIELD} (a media id) or {COVER_PATH_FIELD}, not both"
             )
         path = article[COVER_PATH_FIELD]
         if not messages.has_template(path):
             check_image_name(path, field)
         cover = {key: value for key, value in article.items() if key != COVER_PATH_FIELD}
-        replaced[i] = {**cover, protocol.ARTICLE_COVER_FIELD: PENDING_MEDIA_ID}
+        replaced[i] = {**cover, wire.ARTICLE_COVER_FIELD: PENDING_MEDIA_ID}
     return replaced
 
 
@@ -171,7 +173,7 @@ def with_media_ids(message: Any, media_ids: Mapping[int, str]) -> Any:
     replaced = list(message)
     for i, media_id in media_ids.items():
         cover = {key: value for key, value in message[i].items() if key != COVER_PATH_FIELD}
-        replaced[i] = {**cover, protocol.ARTICLE_COVER_FIELD: media_id}
+        replaced[i] = {**cover, wire.ARTICLE_COVER_FIELD: media_id}
     return replaced
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from fxiaoke_provider import protocol
-from fxiaoke_provider.extra_fields import EXTRA_FIELDS, ExtraField
+from fxiaoke_provider.connection.extras import EXTRA_FIELDS, ExtraField
+from fxiaoke_provider.gateway import protocol
 
 HOOK_NAME = "Fxiaoke (ShareCRM)"
 

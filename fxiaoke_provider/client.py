@@ -1,0 +1,159 @@
+"""``FxiaokeClient``: the Fxiaoke OpenAPI from plain Python, with or without Airflow.
+
+The composition root: a ``Gateway`` (one authorised, paced, retried call) plus the capabilities
+built on it (``client.messaging``). A script sends a message with::
+
+    from fxiaoke_provider.client import FxiaokeClient
+
+    client = FxiaokeClient(host="open.fxiaoke.com", app_id="FSAID_...", app_secret="...",
+                           permanent_code="...", user_id="1000", service_id="FSAID_...")
+    client.send_message(["1000"], "hello")
+
+Nothing here imports Airflow; ``FxiaokeHook`` builds one of these from an Airflow connection.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any
+
+from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway import settings as defaults
+from fxiaoke_provider.gateway.gateway import Gateway
+from fxiaoke_provider.gateway.settings import TOKEN_CACHES, GatewaySettings, settings_from_values
+from fxiaoke_provider.gateway.tokens import TokenStore
+from fxiaoke_provider.messaging.journal import SendJournal
+from fxiaoke_provider.messaging.service import Message, Messaging
+
+__all__ = ["FxiaokeClient"]
+
+
+class FxiaokeClient(Gateway):
+    """
+    A gateway client with its capabilities; every setting has the default an Airflow connection has.
+
+    :param host: the OpenAPI host (default ``open.fxiaoke.com``) or ``scheme://host[:port]``.
+    :param app_id: the app's ``appId`` (``FSAID_...``).
+    :param app_secret: the app's ``appSecret``.
+    :param permanent_code: the app's ``permanentCode``.
+    :param user_id: the acting user: header style requires a CRM employee id (digits); legacy style
+        takes an ``FSUID_...`` open id or nothing.
+    :param auth_style: ``header`` (Bearer token headers) or ``legacy`` (``corpAccessToken`` in the body).
+    :param service_id: the service account that sends by default; without one, the app sends.
+    :param timeout: seconds to wait for an answer.
+    :param retry_max_attempts: attempts for transient failures (1: no automatic retry).
+    :param retry_max_wait: ceiling in seconds of one backoff wait.
+    :param retry_unknown_outcome: retry even when a request may already have been acted on
+        (at-least-once delivery).
+    :param token_cache: ``file`` (shared by every process of the machine) or ``memory`` (this client).
+    :param token_cache_dir: directory of the shared token; default ``<AIRFLOW_HOME>/fxiaoke/token-cache``.
+    :param rate_limit_calls: calls per endpoint this client allows itself per window (0: no pacing).
+    :param rate_limit_window: seconds of the pacing window.
+    :param allow_insecure_http: allow plain http to a host that is not loopback (a trusted test gateway).
+    :param ca_bundle: a CA bundle file that verifies the host (e.g. behind a re-signing proxy).
+    :param proxy: an HTTP(S) proxy URL; without one, the ``*_PROXY`` environment variables apply.
+    :param name: names these credentials in logs and errors.
+    :param settings: already validated settings instead of the values above (the hook passes its
+        connection's).
+    :param token_store: where the token is kept instead of ``token_cache`` (the hook passes the
+        deployment-wide store of ``token_cache: airflow``).
+    :param sleep: how the client waits (backoff, pacing); injectable so tests need not wait.
+    :param clock: wall-clock seconds used for token lifetimes; injectable for tests.
+    :raises FxiaokeInvalidInputError: a value breaks its rule (naming the argument), before any request.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str | None = protocol.DEFAULT_HOST,
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        permanent_code: str | None = None,
+        user_id: str | int | None = None,
+        auth_style: str = protocol.DEFAULT_AUTH_STYLE,
+        service_id: str | None = None,
+        timeout: float = defaults.DEFAULT_TIMEOUT_S,
+        retry_max_attempts: int = defaults.DEFAULT_RETRY_MAX_ATTEMPTS,
+        retry_max_wait: float = defaults.DEFAULT_RETRY_MAX_WAIT_S,
+        retry_unknown_outcome: bool = False,
+        token_cache: str = defaults.FILE_CACHE,
+        token_cache_dir: str | None = None,
+        rate_limit_calls: int = protocol.RATE_LIMIT_CALLS,
+        rate_limit_window: float = protocol.RATE_LIMIT_WINDOW_S,
+        allow_insecure_http: bool = False,
+        ca_bundle: str | None = None,
+        proxy: str | None = None,
+        name: str = "client",
+        settings: GatewaySettings | None = None,
+        token_store: TokenStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings is None:
+            settings = settings_from_values(
+                host=host,
+                app_id=app_id,
+                app_secret=app_secret,
+                permanent_code=permanent_code,
+                user_id=user_id,
+                auth_style=auth_style,
+                timeout=timeout,
+                retry_max_attempts=retry_max_attempts,
+                retry_max_wait=retry_max_wait,
+                retry_unknown_outcome=retry_unknown_outcome,
+                token_cache=token_cache,
+                token_cache_dir=token_cache_dir,
+                rate_limit_calls=rate_limit_calls,
+                rate_limit_window=rate_limit_window,
+                allow_insecure_http=allow_insecure_http,
+                ca_bundle=ca_bundle,
+                proxy=proxy,
+                name=name,
+            )
+        elif settings.token_cache not in TOKEN_CACHES and token_store is None:
+            raise FxiaokeInvalidInputError(
+                "token_cache",
+                f"{settings.token_cache!r} needs a token_store (one of {', '.join(TOKEN_CACHES)} "
+                "works alone)",
+            )
+        super().__init__(settings, token_store=token_store, sleep=sleep, clock=clock)
+        self.service_id = None if service_id is None else str(service_id).strip() or None
+
+    # --- capabilities ---------------------------------------------------------------------------------
+    @cached_property
+    def messaging(self) -> Messaging:
+        """Messages, the address book and image uploads (``messaging.Messaging``)."""
+        return Messaging(self, service_id=self.service_id)
+
+    # --- convenience --------------------------------------------------------------------------------
+    def send_message(
+        self,
+        to_users: Sequence[str] | None,
+        message: Message,
+        msg_type: str = "text",
+        service_id: str | None = None,
+        *,
+        to_mobiles: Sequence[str] | None = None,
+        to_departments: Sequence[int | str] | None = None,
+        include_sub_departments: bool = True,
+        journal: SendJournal | None = None,
+    ) -> list[dict[str, Any]]:
+        """``client.messaging.send_message``: one message to any number of people, each once."""
+        return self.messaging.send_message(
+            to_users,
+            message,
+            msg_type,
+            service_id,
+            to_mobiles=to_mobiles,
+            to_departments=to_departments,
+            include_sub_departments=include_sub_departments,
+            journal=journal,
+        )
+
+    def upload_image(self, file: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
+        """``client.messaging.upload_image``: an image's media id, for articles' ``coverImage``."""
+        return self.messaging.upload_image(file, filename)

@@ -1,0 +1,125 @@
+"""THE table of what happens after an error: retried inside the call, retried by Airflow, or final.
+
+Every place that must choose between "try again" and "fail for good" asks this module: the retry
+policy inside a call (``retry``), the errors' ``retryable_by_airflow`` (``exceptions``), the hook
+that stamps it with the connection's settings, the send operator after a timeout or termination,
+and the shared send path that turns a final error into Airflow's ``AirflowFailException``.
+
+=========================  ===============================  ==================================
+error                      inside the call                  by Airflow (the task's retry)
+=========================  ===============================  ==================================
+token expired (20016)      once, at once, with a new token  no: the credentials are the problem
+transient (30004, 14001,   yes, with backoff                yes: nothing was done
+-1, HTTP 429/5xx, never
+connected)
+deadline                   no (it is the end of the call)   yes: nothing went out
+outcome unknown (read      only if the call is repeatable   only with at-least-once delivery
+timeout, dropped, 50009,   (a read) or at-least-once was
+-2)                        chosen
+anything else (permanent,  no                               no
+bad input, partial send)
+=========================  ===============================  ==================================
+
+With a durable send journal (Airflow >= 3.3) a task retry resumes a send instead of repeating it,
+so the journal's record changes the Airflow column: see ``retried_by_airflow``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from fxiaoke_provider.exceptions import (
+    FxiaokeError,
+    FxiaokeOutcomeUnknownError,
+    FxiaokePartialSendError,
+    FxiaokeTokenExpiredError,
+    FxiaokeTransientError,
+)
+from fxiaoke_provider.gateway.deadline import FxiaokeDeadlineError
+
+
+class InCall(enum.Enum):
+    """What the retry policy inside one call does after an attempt failed."""
+
+    RENEW = "retry once at once with a new token"
+    RETRY = "retry with backoff"
+    STOP = "raise"
+
+
+class Journal(Protocol):
+    """What the decision needs of a send journal (``messaging.journal.SendJournal``)."""
+
+    durable: bool
+    records: Mapping[int, Any]
+
+    def unknown(self) -> list[Any]: ...
+
+    def untouched(self) -> list[int]: ...
+
+
+# --- inside the call ------------------------------------------------------------------------------
+def in_call(error: BaseException, *, repeatable: bool, retry_unknown_outcome: bool) -> InCall:
+    """The in-call column of the table for the request that raised ``error``.
+
+    ``repeatable`` is declared where the call is made: True when repeating it changes nothing at
+    the gateway (a token, an address-book read), so an unknown outcome is simply asked again.
+    """
+    if isinstance(error, FxiaokeTokenExpiredError):
+        return InCall.RENEW
+    if is_retryable(error, retry_unknown_outcome, repeatable=repeatable):
+        return InCall.RETRY
+    return InCall.STOP
+
+
+def is_retryable(error: BaseException, retry_unknown_outcome: bool, *, repeatable: bool = False) -> bool:
+    """Whether repeating the request may help and cannot deliver twice (unless at-least-once was chosen)."""
+    if isinstance(error, FxiaokeTransientError):
+        return True
+    if isinstance(error, FxiaokeOutcomeUnknownError):
+        return repeatable or retry_unknown_outcome
+    return False
+
+
+# --- by Airflow -----------------------------------------------------------------------------------
+def retried_by_airflow(
+    error: FxiaokeError, *, retry_unknown_outcome: bool = False, journal: Journal | None = None
+) -> bool:
+    """Whether Airflow's own task retry should repeat the work that raised ``error``.
+
+    Transient refusals and a stop at the deadline: yes (nothing went out). Unknown outcomes: only
+    with at-least-once delivery. Permanent errors, bad input and partial split sends (a repeat
+    would deliver the delivered batches again): never. With a durable journal the retry resumes:
+    it sends what the refused or stopped batch and the batches after it were meant to; a batch of
+    unknown outcome is not resent (unless at-least-once), so the retry helps while any batch was
+    never sent.
+    """
+    if journal is not None and journal.durable:
+        cause = error.cause if isinstance(error, FxiaokePartialSendError) else error
+        if retried_by_airflow(cause, retry_unknown_outcome=retry_unknown_outcome):
+            return True
+        # Batches of unknown outcome are not resent, but those never sent are. (A send that reached
+        # its end but for such batches has none left: only a person can decide about those.)
+        return isinstance(cause, FxiaokeOutcomeUnknownError) and bool(journal.untouched())
+    if isinstance(error, (FxiaokeTransientError, FxiaokeDeadlineError)):
+        return True
+    if isinstance(error, FxiaokeOutcomeUnknownError):
+        return retry_unknown_outcome
+    return False
+
+
+def airflow_retries(error: FxiaokeError) -> bool:
+    """The decision ``retried_by_airflow`` made when the error left the hook (its stamp)."""
+    return error.retryable_by_airflow
+
+
+def stop_is_final(journal: Journal, *, retry_unknown_outcome: bool) -> bool:
+    """After a timeout or termination mid-send: fail for good unless a retry can resume without resending."""
+    if not journal.records:
+        return False  # nothing went out
+    if retry_unknown_outcome:
+        return False  # at-least-once delivery was chosen
+    if journal.durable:  # the retry skips what went out; it helps while batches were never sent
+        return bool(journal.unknown()) and not journal.untouched()
+    return True

@@ -1,0 +1,172 @@
+"""The retry policies of one call, as ``tenacity`` objects: how often and how long to wait.
+
+What is retried is not decided here but in ``outcomes`` (the one table):
+
+- transient refusals are retried with exponential backoff and jitter, bounded by attempts and a
+  ceiling;
+- a rejected token (20016) is dropped by the caller and the call retried once at once with a fresh
+  one (the "renewal" step); a second 20016 is final;
+- an unknown outcome is retried only when the call is repeatable (declared where it is made) or the
+  connection opted in to at-least-once delivery;
+- the token endpoint's own call limit is waited out for longer than its one-minute window
+  (``patient_fetch``), so a crowd of new workers does not lose its alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fxiaoke_provider.exceptions import FxiaokeTransientError
+from fxiaoke_provider.gateway import outcomes, protocol
+from fxiaoke_provider.gateway.settings import RetrySettings
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from fxiaoke_provider.gateway.tokens import AccessToken
+
+log = logging.getLogger(__name__)
+
+INITIAL_WAIT_S = 0.5
+JITTER_S = 0.5
+
+#: Longer than the token endpoint's 60 s window, so a refused fetch sees the window slide.
+TOKEN_PATIENCE_S = 75.0
+TOKEN_FIRST_WAIT_S = 1.0
+TOKEN_JITTER_S = 1.0
+#: One wait of a refused token fetch, jitter included: 1, 2, 4, 8, then 10 (+ up to 1 of jitter).
+TOKEN_MAX_WAIT_S = 10.0 + TOKEN_JITTER_S
+
+Sleep = Callable[[float], None]
+
+
+def backoff_wait(
+    attempt_number: int,
+    max_wait_s: float,
+    *,
+    first_s: float = INITIAL_WAIT_S,
+    jitter_s: float = JITTER_S,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait after failed attempt ``attempt_number``: ``first_s`` doubling (0.5, 1, 2, 4...)
+    plus up to ``jitter_s`` of jitter, never more than ``max_wait_s`` in all.
+
+    The jitter spreads the retries of parallel task processes that were refused in the same second,
+    also once the waits reach the ceiling. (Written out because tenacity renamed the arguments of
+    its own ``wait_exponential_jitter`` across versions.)
+    """
+    exponential = first_s * 2 ** min(attempt_number - 1, 30)
+    jitter = min(jitter_s, max_wait_s)
+    if jitter <= 0:
+        return max(0.0, min(exponential, max_wait_s))
+    return min(exponential, max_wait_s - jitter) + (rng or random).uniform(0, jitter)
+
+
+class _Renewal:
+    """The 20016 step: one immediate retry per logical call, outside the backoff budget."""
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def wanted(self, action: outcomes.InCall) -> bool:
+        if action is outcomes.InCall.RENEW and not self.used:
+            self.used = True
+            log.info("Fxiaoke token rejected (20016); renewing it and retrying once")
+            return True
+        return False
+
+
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "Fxiaoke request failed (attempt %d), retrying in %.2fs: %s", state.attempt_number, wait, error
+    )
+
+
+def build_retrying(
+    settings: RetrySettings, sleep: Sleep = time.sleep, repeatable: Callable[[], bool] = lambda: False
+) -> tenacity.Retrying:
+    """A fresh ``tenacity.Retrying`` for one logical call (tenacity and the renewal keep per-call state).
+
+    ``repeatable()`` says whether the request that just failed may be repeated after an unknown
+    outcome. Callers drop a rejected token before re-raising ``FxiaokeTokenExpiredError``; this
+    policy then retries once without waiting.
+    """
+    import tenacity
+
+    renewal = _Renewal()
+    renewed_at: list[int] = []
+
+    def should_retry(state: tenacity.RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if error is None:
+            return False
+        action = outcomes.in_call(
+            error, repeatable=repeatable(), retry_unknown_outcome=settings.retry_unknown_outcome
+        )
+        if renewal.wanted(action):
+            renewed_at.append(state.attempt_number)
+            return True
+        return action is outcomes.InCall.RETRY
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        if renewed_at and renewed_at[-1] == state.attempt_number:
+            return 0.0
+        return backoff_wait(state.attempt_number - len(renewed_at), settings.max_wait_s)
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        return state.attempt_number >= settings.max_attempts + len(renewed_at)
+
+    return tenacity.Retrying(
+        stop=stop,
+        wait=wait,
+        retry=should_retry,
+        before_sleep=_log_retry,
+        sleep=lambda seconds: sleep(seconds) if seconds > 0 else None,  # the renewal step does not wait
+        reraise=True,
+    )
+
+
+def patient_fetch(
+    fetch: Callable[[], AccessToken],
+    *,
+    started: float | None = None,
+    patience_s: float = TOKEN_PATIENCE_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Sleep = time.sleep,
+    before_wait: Callable[[float], None] = lambda _seconds: None,
+    rng: random.Random | None = None,
+) -> AccessToken:
+    """``fetch()``, retried while the token endpoint refuses for its call limit, up to ``patience_s``.
+
+    The token endpoint allows 10 calls a minute: when more new workers than that start at once, the
+    surplus is refused until the oldest calls leave the 60 s window, which the normal backoff
+    (~31 s) does not outlast. Such refusals are harmless to repeat. ``started`` (on ``clock``) lets
+    several calls share one budget. Every other error is raised at once for the caller's own retry
+    policy. ``before_wait`` may refuse a wait (the task's deadline) by raising.
+    """
+    rng = rng or random.Random()
+    started = clock() if started is None else started
+    attempt = 0
+    while True:
+        try:
+            return fetch()
+        except FxiaokeTransientError as error:
+            if error.error_code not in protocol.CALL_LIMIT_CODES or error.path not in protocol.TOKEN_PATHS:
+                raise
+            attempt += 1
+            wait = backoff_wait(
+                attempt, TOKEN_MAX_WAIT_S, first_s=TOKEN_FIRST_WAIT_S, jitter_s=TOKEN_JITTER_S, rng=rng
+            )
+            if clock() - started + wait > patience_s:
+                raise
+            log.warning(
+                "Fxiaoke token endpoint refused (call limit, attempt %d), retrying in %.1fs", attempt, wait
+            )
+            before_wait(wait)
+            sleep(wait)
