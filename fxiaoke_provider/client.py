@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -26,8 +26,7 @@ from fxiaoke_provider.gateway import settings as defaults
 from fxiaoke_provider.gateway.gateway import Gateway
 from fxiaoke_provider.gateway.settings import TOKEN_CACHES, GatewaySettings, settings_from_values
 from fxiaoke_provider.gateway.tokens import TokenStore
-from fxiaoke_provider.messaging.journal import SendJournal
-from fxiaoke_provider.messaging.service import Message, Messaging
+from fxiaoke_provider.messaging.service import Messaging
 
 __all__ = ["FxiaokeClient"]
 
@@ -130,29 +129,10 @@ class FxiaokeClient(Gateway):
         return Messaging(self, service_id=self.service_id)
 
     # --- convenience --------------------------------------------------------------------------------
-    def send_message(
-        self,
-        to_users: Sequence[str] | None,
-        message: Message,
-        msg_type: str = "text",
-        service_id: str | None = None,
-        *,
-        to_mobiles: Sequence[str] | None = None,
-        to_departments: Sequence[int | str] | None = None,
-        include_sub_departments: bool = True,
-        journal: SendJournal | None = None,
-    ) -> list[dict[str, Any]]:
-        """``client.messaging.send_message``: one message to any number of people, each once."""
-        return self.messaging.send_message(
-            to_users,
-            message,
-            msg_type,
-            service_id,
-            to_mobiles=to_mobiles,
-            to_departments=to_departments,
-            include_sub_departments=include_sub_departments,
-            journal=journal,
-        )
+    def send_message(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """Shorthand for ``client.messaging.send_message`` (the same arguments): one message to any
+        number of people, each once, 500 per request, in order; the answers in batch order."""
+        return self.messaging.send_message(*args, **kwargs)
 
     def upload_image(self, file: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
         """``client.messaging.upload_image``: an image's media id, for articles' ``coverImage``."""

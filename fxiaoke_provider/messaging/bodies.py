@@ -15,7 +15,7 @@ from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.messaging import wire
 
-#: Kept for callers of earlier versions; the wire name lives in ``protocol``.
+#: Kept for callers of earlier versions; the wire name lives in ``gateway.protocol``.
 OPEN_USER_ID_PREFIX = protocol.OPEN_USER_ID_PREFIX
 
 
