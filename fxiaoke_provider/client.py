@@ -55,7 +55,7 @@ class FxiaokeClient(Gateway):
     :param allow_insecure_http: allow plain http to a host that is not loopback (a trusted test gateway).
     :param ca_bundle: a CA bundle file that verifies the host (e.g. behind a re-signing proxy).
     :param proxy: an HTTP(S) proxy URL; without one, the ``*_PROXY`` environment variables apply.
-    :param name: names these credentials in logs and errors.
+    :param name: names these credentials in logs and errors (the hook gives its connection id).
     :param settings: already validated settings instead of the values above (the hook passes its
         connection's).
     :param token_store: where the token is kept instead of ``token_cache`` (the hook passes the
@@ -86,7 +86,7 @@ class FxiaokeClient(Gateway):
         allow_insecure_http: bool = False,
         ca_bundle: str | None = None,
         proxy: str | None = None,
-        name: str = "client",
+        name: str | None = None,
         settings: GatewaySettings | None = None,
         token_store: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,

@@ -88,8 +88,8 @@ class Gateway:
         return self.settings.user_id
 
     @property
-    def conn_id(self) -> str:
-        """The name of these credentials in errors and logs (the connection id under Airflow)."""
+    def conn_id(self) -> str | None:
+        """The name of these credentials in errors and logs: the connection id under Airflow."""
         return self.settings.conn_id
 
     # --- session, token store, pacer -------------------------------------------------------------
@@ -200,8 +200,8 @@ class Gateway:
         if not isinstance(expires_in, (int, float)) or isinstance(expires_in, bool) or expires_in <= 0:
             expires_in = protocol.TOKEN_LIFETIME_S  # undocumented answer: assume a new token
         log.info(
-            "Fetched a Fxiaoke access token for connection %r (%.0fs left; traceId %s)",
-            s.conn_id,
+            "Fetched a Fxiaoke access token for %s (%.0fs left; traceId %s)",
+            f"connection {s.conn_id!r}" if s.conn_id else "the client",
             expires_in,
             body.get(protocol.TRACE_ID_FIELD),
         )

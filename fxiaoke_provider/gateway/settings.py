@@ -46,10 +46,11 @@ class RetrySettings:
 class GatewaySettings:
     """Everything the gateway needs; secrets are kept out of ``repr``.
 
-    ``conn_id`` names the credentials in logs and errors (the connection id, or the client's name).
+    ``conn_id`` names the credentials in logs and errors: the Airflow connection id, or the name a
+    client was given (None: a client without one).
     """
 
-    conn_id: str
+    conn_id: str | None
     base_url: str
     app_id: str
     app_secret: str = field(repr=False)
@@ -234,7 +235,7 @@ def settings_from_values(
     allow_insecure_http: bool,
     ca_bundle: str | None,
     proxy: str | None,
-    name: str,
+    name: str | None,
 ) -> GatewaySettings:
     """Validate the client's keyword arguments; a bad one raises ``FxiaokeInvalidInputError`` naming it."""
     auth_style = _choice("auth_style", auth_style, protocol.AUTH_STYLES)
