@@ -6,9 +6,11 @@ provider's client); the reference's numbers are written out literally so a wrong
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+import tracemalloc
 import uuid
 from pathlib import Path
 from typing import Any
@@ -778,6 +780,20 @@ def fxiaoke_crm_seed() -> dict[str, int]:
     return {"ContactObj": 12}
 
 
+def test_seeded_records_cost_no_memory_and_can_be_padded():
+    tracemalloc.start()
+    try:
+        gateway = SandboxGateway(crm_seed={"AccountObj": 100_000, "ContactObj": 3}, crm_record_bytes=2048)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # nothing is stored per seeded record
+    sizes = [len(json.dumps(r, ensure_ascii=False)) for r in gateway.records("ContactObj")]
+    assert all(2000 <= size <= 2100 for size in sizes), sizes
+    with pytest.raises(ValueError):
+        SandboxGateway(crm_record_bytes=-1)
+
+
 # --- scale and the command line ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_25000_records_paged_100_at_a_time_cost_little_cpu(make_gateway):
@@ -803,7 +819,7 @@ def test_cli_seeds_crm_objects(tmp_path):
         "--ready-file",
         str(ready),
     ]
-    command += ["--crm-seed", "AccountObj=1200", "--crm-seed", "Invoice__c=5"]
+    command += ["--crm-seed", "AccountObj=1200", "--crm-seed", "Invoice__c=5", "--crm-record-bytes", "1500"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -812,6 +828,10 @@ def test_cli_seeds_crm_objects(tmp_path):
         url = ready.read_text().strip()
         counts = requests.get(url + "/__sandbox__/crm", timeout=5).json()
         assert counts["AccountObj"]["records"] == 1200 and counts["Invoice__c"]["records"] == 5
+        invoices = requests.post(
+            url + "/__sandbox__/crm/records", json={"object": "Invoice__c"}, timeout=5
+        ).json()
+        assert all(1450 < len(json.dumps(r, ensure_ascii=False)) < 1550 for r in invoices)
     finally:
         process.terminate()
         process.communicate(timeout=10)

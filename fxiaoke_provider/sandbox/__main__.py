@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OBJECT=COUNT",
         help="give a CRM object COUNT generated records, e.g. AccountObj=25000 (repeatable)",
     )
+    parser.add_argument(
+        "--crm-record-bytes",
+        type=int,
+        default=0,
+        help="pad each seeded CRM record to about this many bytes of JSON",
+    )
     parser.add_argument("--log-file", help="request log file (default: stderr)")
     parser.add_argument("--ready-file", help="write the URL here once listening")
     parser.add_argument("--quiet", action="store_true", help="no request log")
@@ -143,6 +149,7 @@ def _gateway(args: argparse.Namespace, log: TextIO | None) -> SandboxGateway:
         message_ids=args.message_ids,
         initial_token_age_s=args.initial_token_age,
         crm_seed=dict(args.crm_seed),
+        crm_record_bytes=args.crm_record_bytes,
     )
 
 

@@ -318,9 +318,15 @@ class CrmStore:
     """Every object's records, behind one lock; ``reset()`` goes back to the constructor's seed."""
 
     def __init__(
-        self, seed: Mapping[str, int] | None, *, now_ms: Callable[[], int], directory: Directory
+        self,
+        seed: Mapping[str, int] | None,
+        *,
+        now_ms: Callable[[], int],
+        directory: Directory,
+        record_bytes: int = 0,
     ) -> None:
         self._initial_seed = dict(seed or {})
+        self.record_bytes = record_bytes
         for name in self._initial_seed:
             _definition(name)  # unknown preset names fail loudly at construction
         self._now_ms = now_ms
@@ -341,7 +347,9 @@ class CrmStore:
 
     # --- objects ---------------------------------------------------------------------------------
     def _register(self, name: str, count: int) -> ObjectStore:
-        store = ObjectStore(_definition(name), SeededRecords(_definition(name), count, self._seeded))
+        definition = _definition(name)
+        seeded = SeededRecords(definition, count, self._seeded, record_bytes=self.record_bytes)
+        store = ObjectStore(definition, seeded)
         self._objects[name] = store
         return store
 

@@ -10,6 +10,7 @@ and a keyset ``_id GT x`` query is a bisection, not a scan.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -109,6 +110,7 @@ def _mobile(_i: int, h: int) -> str:
 
 
 _OWNERS: Final = tuple(person.employee_id for person in DEFAULT_PEOPLE)
+_FILLER: Final = "Seeded by the sandbox to give the record its size. " * 4
 _WORDS: Final = ("North", "South", "East", "West", "Blue", "Green", "Red", "Silver")
 LIFE_STATUSES: Final = (LIFE_STATUS_NORMAL, "ineffective", "under_review", "in_change", LIFE_STATUS_INVALID)
 
@@ -170,6 +172,7 @@ PRESET_OBJECTS: Final[dict[str, ObjectDef]] = {
                     TEXT,
                     generate=_pick(("buyer", "manager", "director", "engineer")),
                 ),
+                Field("remark", "Remark", LONG_TEXT),
             ],
         ),
         _object(
@@ -194,6 +197,7 @@ PRESET_OBJECTS: Final[dict[str, ObjectDef]] = {
                     generate=_pick(("new", "contacted", "qualified", "closed")),
                 ),
                 Field("tags", "Tags", SELECT_MANY, options=("hot", "cold", "vip", "partner")),
+                Field("remark", "Remark", LONG_TEXT),
             ],
         ),
         _object(
@@ -212,6 +216,7 @@ PRESET_OBJECTS: Final[dict[str, ObjectDef]] = {
                 ),
                 Field("probability", "Probability", NUMBER, generate=lambda _i, h: h % 101),
                 Field("close_date", "Close date", DATE_TIME, generate=_date),
+                Field("remark", "Remark", LONG_TEXT),
             ],
         ),
         _object(
@@ -230,6 +235,7 @@ PRESET_OBJECTS: Final[dict[str, ObjectDef]] = {
                 ),
                 Field("start_date", "Start date", DATE_TIME, generate=_date),
                 Field("end_date", "End date", DATE_TIME),
+                Field("remark", "Remark", LONG_TEXT),
             ],
         ),
     )
@@ -290,7 +296,12 @@ class SeededRecords:
     """
 
     def __init__(
-        self, definition: ObjectDef, count: int, references: Callable[[str], SeededRecords | None]
+        self,
+        definition: ObjectDef,
+        count: int,
+        references: Callable[[str], SeededRecords | None],
+        *,
+        record_bytes: int = 0,
     ) -> None:
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= SEED_MAX:
             raise ValueError(f"seed count for {definition.api_name} must be an int from 0 to {SEED_MAX}")
@@ -315,6 +326,17 @@ class SeededRecords:
                 self._getters[name] = self._reference_getter(name, definition_field.target)
             elif definition_field.generate is not None:
                 self._getters[name] = self._generated_getter(name, definition_field.generate)
+        if isinstance(record_bytes, bool) or not isinstance(record_bytes, int) or record_bytes < 0:
+            raise ValueError("record_bytes must be an int from 0")
+        filler = next((f.api_name for f in definition.fields.values() if f.type == LONG_TEXT), None)
+        if record_bytes and filler is not None:
+            # the first long text field makes each record about record_bytes long as JSON
+            bare = len(json.dumps(self.record(0), ensure_ascii=False)) + len(f', "{filler}": ""')
+            self._getters[filler] = self._filler(max(0, record_bytes - bare))
+
+    def _filler(self, size: int) -> Callable[[int], str]:
+        text = _FILLER * (size // len(_FILLER) + 2)
+        return lambda i: text[i % len(_FILLER) : i % len(_FILLER) + size]
 
     def _generated_getter(self, name: str, generate: Callable[[int, int], Any]) -> Callable[[int], Any]:
         salt = self._salts[name]

@@ -247,7 +247,8 @@ class SandboxGateway:
     is handed a token late in its life (e.g. 6610 -> ``expiresIn`` 590 in header style).
     ``crm_seed`` gives CRM objects generated records, e.g. ``{"AccountObj": 25000, "Invoice__c": 50}``
     (preset objects exist with no records otherwise; a custom object exists once it is named here,
-    seeded through ``seed_records`` or given records through ``put_records``).
+    seeded through ``seed_records`` or given records through ``put_records``);
+    ``crm_record_bytes`` pads each seeded record to about that many bytes of JSON (its ``remark``).
     """
 
     def __init__(
@@ -265,6 +266,7 @@ class SandboxGateway:
         message_ids: bool = False,
         initial_token_age_s: float | None = None,
         crm_seed: Mapping[str, int] | None = None,
+        crm_record_bytes: int = 0,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the sandbox only listens on loopback; refusing host {host!r}")
@@ -281,6 +283,7 @@ class SandboxGateway:
             message_ids=message_ids,
             initial_token_age_s=initial_token_age_s,
             crm_seed=crm_seed,
+            crm_record_bytes=crm_record_bytes,
         )
         self._engine = SandboxEngine(self.state, token_delay_s=token_delay_s, log=RequestLog(log_stream))
         self._server: _Server | None = None

@@ -51,6 +51,7 @@ class SandboxState:
         message_ids: bool = False,
         initial_token_age_s: float | None = None,
         crm_seed: Mapping[str, int] | None = None,
+        crm_record_bytes: int = 0,
     ) -> None:
         self.app = app
         self.directory = directory
@@ -65,7 +66,12 @@ class SandboxState:
         self._faults = FaultPlan()
         self._token_in_flight = 0  # survives reset(): calls in flight still finish and decrement it
         #: CRM records: their own lock, so a long query scan does not hold up other endpoints.
-        self.crm = CrmStore(crm_seed, now_ms=lambda: int(self.now() * 1000), directory=directory)
+        self.crm = CrmStore(
+            crm_seed,
+            now_ms=lambda: int(self.now() * 1000),
+            directory=directory,
+            record_bytes=crm_record_bytes,
+        )
         self._init_records()
         self._age_initial_tokens()
 
