@@ -372,6 +372,10 @@ def test_id_compares_as_text(crm, gateway):
     )
     assert [r["_id"] for r in lower["data"]["dataList"]] == ids[:3]
     assert crm.query(limit=1, filters=[f("_id", "GT", "g")])["data"]["dataList"] == []  # "g" sorts after hex
+    below = crm.query(
+        limit=5, filters=[f("_id", "LT", ids[10])], orders=[{"fieldName": "_id", "isAsc": False}]
+    )
+    assert [r["_id"] for r in below["data"]["dataList"]] == ids[9:4:-1] and below["data"]["total"] == 10
     assert set(crm.names(filters=[f("_id", "IN", ids[7], ids[9])])) == {
         r["name"] for r in gateway.records("AccountObj") if r["_id"] in (ids[7], ids[9])
     }
@@ -645,6 +649,7 @@ def test_a_delivered_create_whose_answer_is_dropped(crm, gateway):
     [record] = [r for r in gateway.records("LeadsObj") if r["name"] == "lost answer"]
     assert gateway.crm_counts()["LeadsObj"]["created"] == 1
     assert gateway.requests()[-1]["delivered"] is True
+    assert gateway.stats()["messages_delivered"] == 0  # a record is not a message
     assert record["owner"] == ["1000"]
 
 
