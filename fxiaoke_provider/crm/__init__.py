@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from fxiaoke_provider.crm import reading, writing
+from fxiaoke_provider.crm import reading, wire, writing
 from fxiaoke_provider.crm.calls import CrmGateway
 from fxiaoke_provider.crm.reading import DEFAULT_MAX_RECORDS, FxiaokeTooManyRecordsError
 
@@ -33,7 +33,7 @@ class Crm:
         *,
         filters: list[Any] | None = None,
         fields: list[str] | None = None,
-        page_size: int = 100,
+        page_size: int = wire.MAX_PAGE_SIZE,
         after_id: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every matching record once, streamed in ``_id`` order (see :func:`.reading.iter_records`)."""
