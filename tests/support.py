@@ -8,9 +8,12 @@ Airflow environment first). Fixtures live in ``conftest.py`` and build on these;
 
 from __future__ import annotations
 
+import copy
 import json
 import socket
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -144,3 +147,47 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+# --- a scripted gateway (unit layer: what a capability sends, without HTTP) -----------------------
+@dataclass(frozen=True)
+class GatewayCall:
+    path: str
+    body: dict[str, Any]
+    repeatable: bool
+
+
+Answer = dict[str, Any] | BaseException | Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class ScriptedGateway:
+    """Stands in for the client's gateway where a test checks the bodies a capability builds.
+
+    Records every ``call`` (a deep copy of the body) and answers from ``answers`` in order: a dict
+    is returned, an exception raised; a callable ``(path, body) -> dict`` answers this call and every
+    later one (a small in-memory gateway). Running out of answers fails the test: a call nobody
+    scripted is a call the code should not have made.
+    """
+
+    def __init__(
+        self,
+        *answers: Answer,
+        auth_style: str = "header",
+        user_id: str | None = USER_ID,
+        conn_id: str | None = "fxiaoke_default",
+    ) -> None:
+        self.answers = list(answers)
+        self.auth_style = auth_style
+        self.user_id = user_id
+        self.conn_id = conn_id
+        self.calls: list[GatewayCall] = []
+
+    def call(self, path: str, body: dict[str, Any], *, repeatable: bool = False) -> dict[str, Any]:
+        self.calls.append(GatewayCall(path, copy.deepcopy(body), repeatable))
+        assert self.answers, f"unscripted call to {path}"
+        answer = self.answers[0] if callable(self.answers[0]) else self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            return answer(path, body)
+        return answer

@@ -4,6 +4,7 @@ Prints one line ``Fxiaoke sandbox listening on <url>`` when ready, then a ready-
 connection to itself (an ``AIRFLOW_CONN_FXIAOKE_DEFAULT`` variable and an ``airflow connections
 add`` command: the sandbox's own fake credentials, header style). With ``--ready-file`` it writes
 the URL there atomically so scripts can wait for the file instead of parsing output.
+``--crm-seed AccountObj=25000`` (repeatable) gives a CRM object generated records.
 """
 
 from __future__ import annotations
@@ -64,10 +65,32 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="start with tokens this many seconds old (6610: a new client gets expiresIn 590)",
     )
+    parser.add_argument(
+        "--crm-seed",
+        action="append",
+        default=[],
+        type=_seed_option,
+        metavar="OBJECT=COUNT",
+        help="give a CRM object COUNT generated records, e.g. AccountObj=25000 (repeatable)",
+    )
+    parser.add_argument(
+        "--crm-record-bytes",
+        type=int,
+        default=0,
+        help="pad each seeded CRM record to about this many bytes of JSON",
+    )
     parser.add_argument("--log-file", help="request log file (default: stderr)")
     parser.add_argument("--ready-file", help="write the URL here once listening")
     parser.add_argument("--quiet", action="store_true", help="no request log")
     return parser
+
+
+def _seed_option(text: str) -> tuple[str, int]:
+    """``AccountObj=25000`` -> ``("AccountObj", 25000)``."""
+    name, sep, count = text.partition("=")
+    if not sep or not name.strip() or not count.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected OBJECT=COUNT such as AccountObj=25000; got {text!r}")
+    return name.strip(), int(count)
 
 
 def _write_atomically(path: str, text: str) -> None:
@@ -114,6 +137,22 @@ def connection_snippets(url: str, app: SandboxApp = DEFAULT_APP) -> list[str]:
     ]
 
 
+def _gateway(args: argparse.Namespace, log: TextIO | None) -> SandboxGateway:
+    return SandboxGateway(
+        host=args.host,
+        port=args.port,
+        rate_limit_calls=args.rate_limit_calls,
+        rate_limit_window_s=args.rate_limit_window,
+        token_calls_per_minute=args.token_calls_per_minute,
+        token_delay_s=args.token_delay,
+        log_stream=log,
+        message_ids=args.message_ids,
+        initial_token_age_s=args.initial_token_age,
+        crm_seed=dict(args.crm_seed),
+        crm_record_bytes=args.crm_record_bytes,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not is_loopback(args.host):
@@ -127,17 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    gateway = SandboxGateway(
-        host=args.host,
-        port=args.port,
-        rate_limit_calls=args.rate_limit_calls,
-        rate_limit_window_s=args.rate_limit_window,
-        token_calls_per_minute=args.token_calls_per_minute,
-        token_delay_s=args.token_delay,
-        log_stream=log,
-        message_ids=args.message_ids,
-        initial_token_age_s=args.initial_token_age,
-    )
+    try:
+        gateway = _gateway(args, log)
+    except ValueError as exc:  # e.g. --crm-seed naming an object the sandbox does not have
+        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+        if log is not None and log is not sys.stderr:
+            log.close()
+        return 2
     try:
         gateway.start()
     except OSError as exc:

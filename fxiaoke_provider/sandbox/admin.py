@@ -76,6 +76,43 @@ def _expire_tokens(state: SandboxState, _body: dict[str, Any]) -> Any:
     return {"ok": True}
 
 
+def _crm_object(body: dict[str, Any]) -> str:
+    name = body.get("object")
+    if not isinstance(name, str) or not name:
+        raise ValueError("'object' (an object api name) is required")
+    return name
+
+
+def _crm_seed(state: SandboxState, body: dict[str, Any]) -> Any:
+    state.crm.seed(_crm_object(body), body.get("count"))
+    return {"ok": True}
+
+
+def _crm_put(state: SandboxState, body: dict[str, Any]) -> Any:
+    records = body.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError("'records' must be a list of objects")
+    return {"ok": True, "ids": state.crm.put(_crm_object(body), records)}
+
+
+def _crm_records(state: SandboxState, body: dict[str, Any]) -> Any:
+    return state.crm.records(
+        _crm_object(body), include_invalid=body.get("include_invalid", True) is not False
+    )
+
+
+def _crm_edit(state: SandboxState, body: dict[str, Any]) -> Any:
+    fields, record_id, at = body.get("fields"), body.get("id"), body.get("modified_at_ms")
+    if not isinstance(fields, dict) or not isinstance(record_id, str):
+        raise ValueError("'id' (a record _id) and 'fields' (an object) are required")
+    if at is not None and (isinstance(at, bool) or not isinstance(at, int)):
+        raise ValueError("'modified_at_ms' must be an int")
+    try:
+        return state.crm.edit(_crm_object(body), record_id, fields, modified_at_ms=at)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
+
+
 _Action = Callable[[SandboxState, dict[str, Any]], Any]
 ROUTES: dict[tuple[str, str], _Action] = {
     ("GET", "messages"): lambda state, _body: state.messages(),
@@ -87,6 +124,11 @@ ROUTES: dict[tuple[str, str], _Action] = {
     ("GET", "media"): lambda state, _body: state.media(),
     ("GET", "deliveries-per-person"): lambda state, _body: state.deliveries_per_person(),
     ("GET", "directory"): lambda state, _body: state.directory.as_dict(),
+    ("GET", "crm"): lambda state, _body: state.crm.counts(),
+    ("POST", "crm/seed"): _crm_seed,
+    ("POST", "crm/put"): _crm_put,
+    ("POST", "crm/records"): _crm_records,
+    ("POST", "crm/edit"): _crm_edit,
     ("POST", "reset"): _reset,
     ("POST", "expire-tokens"): _expire_tokens,
     ("POST", "advance-clock"): _advance_clock,

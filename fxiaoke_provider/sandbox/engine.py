@@ -25,6 +25,7 @@ from fxiaoke_provider.sandbox.rules import (
     BEARER_PREFIX,
     CALL_LIMIT_EXCEEDED,
     CREDENTIALS_REJECTED,
+    CRM_PATHS,
     DEPARTMENT_LIST_PATH,
     EMPLOYEE_ID_RE,
     EMPTY_BODY,
@@ -348,6 +349,11 @@ class SandboxEngine:
         if refusal is not None:
             return refusal
         assert style is not None
+        if call.path in CRM_PATHS:
+            payload, applied = self.state.crm.handle(
+                call.path, body, style=style, user_id=call.user_id, trace_id=trace_id
+            )
+            return _Processed(payload, auth_style=style, delivered=applied)
         if call.path not in SEND_PATHS and call.path != SERVICE_MESSAGE_REVOKE_PATH:
             return _Processed(self._directory(call.path, body, trace_id), auth_style=style)
         if call.path == SERVICE_MESSAGE_REVOKE_PATH:

@@ -38,7 +38,30 @@ DIRECTORY_PATHS: Final = frozenset(
     {USER_BY_MOBILE_PATH, USER_GET_PATH, USER_SIMPLE_LIST_PATH, DEPARTMENT_LIST_PATH}
 )
 MEDIA_UPLOAD_PATH: Final = "/media/upload/message"  # [manual] material upload, multipart/form-data
-BUSINESS_PATHS: Final = SEND_PATHS | {SERVICE_MESSAGE_REVOKE_PATH} | DIRECTORY_PATHS | {MEDIA_UPLOAD_PATH}
+
+# CRM object data: one path per action, preset objects under ``/cgi/crm/v2/data/``, custom objects
+# (api names ending in ``__c``) under ``/cgi/crm/custom/v2/data/``. query [manual]; get, create,
+# update, invalid, delete [code].
+CRM_PRESET_DATA_PREFIX: Final = "/cgi/crm/v2/data/"
+CRM_CUSTOM_DATA_PREFIX: Final = "/cgi/crm/custom/v2/data/"
+CRM_QUERY: Final = "query"
+CRM_GET: Final = "get"
+CRM_CREATE: Final = "create"
+CRM_UPDATE: Final = "update"
+CRM_INVALID: Final = "invalid"
+CRM_DELETE: Final = "delete"
+CRM_ACTIONS: Final[tuple[str, ...]] = (CRM_QUERY, CRM_GET, CRM_CREATE, CRM_UPDATE, CRM_INVALID, CRM_DELETE)
+#: path -> (action, whether the path is the custom-object one)
+CRM_DATA_PATHS: Final[dict[str, tuple[str, bool]]] = {
+    **{CRM_PRESET_DATA_PREFIX + action: (action, False) for action in CRM_ACTIONS},
+    **{CRM_CUSTOM_DATA_PREFIX + action: (action, True) for action in CRM_ACTIONS},
+}
+CRM_DESCRIBE_PATH: Final = "/cgi/crm/v2/object/describe"  # [manual] preset and custom objects alike
+CRM_OBJECT_LIST_PATH: Final = "/cgi/crm/v2/object/list"  # [code] (one public client)
+CRM_PATHS: Final = frozenset(CRM_DATA_PATHS) | {CRM_DESCRIBE_PATH, CRM_OBJECT_LIST_PATH}
+BUSINESS_PATHS: Final = (
+    SEND_PATHS | {SERVICE_MESSAGE_REVOKE_PATH} | DIRECTORY_PATHS | {MEDIA_UPLOAD_PATH} | CRM_PATHS
+)
 API_PATHS: Final = TOKEN_PATHS | BUSINESS_PATHS
 
 #: Query parameter carrying the caller's trace id: a fresh UUID v4 per request. [manual]
@@ -154,6 +177,58 @@ def image_type(filename: str | None, content: bytes) -> str | None:
     return by_name if by_name is not None and by_name == by_magic else None
 
 
+# --- CRM object data ---------------------------------------------------------------------------------
+CUSTOM_OBJECT_SUFFIX: Final = "__c"  # [manual] custom objects (and custom fields) end in __c
+#: Legacy style: the acting user's FSUID_ open id at the top level of every CRM body. [manual][code]
+CURRENT_OPEN_USER_ID_FIELD: Final = "currentOpenUserId"
+#: The query body's field names, spelled as the manual spells them (snake_case and camelCase). [manual]
+QUERY_OBJECT_FIELD: Final = "dataObjectApiName"
+QUERY_TOTAL_FLAG: Final = "find_explicit_total_num"  # default true; false -> total answers 0 [manual]
+QUERY_INFO_FIELD: Final = "search_query_info"
+QUERY_PROJECTION_FIELD: Final = "fieldProjection"  # empty or absent: all fields [manual]
+QUERY_LIMIT_MAX: Final = 100  # [manual] current pages, preset and custom objects
+QUERY_OFFSET_MAX: Final = 10_000  # [manual] beyond it: 10013
+#: Filter operators. [manual] ``field_values`` is always a list [manual]; BETWEEN takes two [manual].
+QUERY_OPERATORS: Final[tuple[str, ...]] = (
+    "EQ",
+    "N",
+    "GT",
+    "GTE",
+    "LT",
+    "LTE",
+    "LIKE",
+    "NLIKE",
+    "IS",
+    "ISN",
+    "IN",
+    "NIN",
+    "BETWEEN",
+    "NBETWEEN",
+    "STARTWITH",
+    "ENDWITH",
+    "HASANYOF",
+    "NHASANYOF",
+)
+#: Every record has these [code]; ``_id`` is 24 hex digits, times are epoch milliseconds [code].
+RECORD_ID_FIELD: Final = "_id"
+RECORD_ID_RE: Final = re.compile(r"[0-9a-f]{24}")
+SYSTEM_FIELDS: Final[tuple[str, ...]] = (
+    "_id",
+    "name",
+    "owner",
+    "create_time",
+    "last_modified_time",
+    "life_status",
+)
+#: Fields a write may not set: the gateway keeps them. [sandbox]
+READ_ONLY_FIELDS: Final = frozenset({"_id", "create_time", "last_modified_time", "life_status"})
+LIFE_STATUS_NORMAL: Final = "normal"
+LIFE_STATUS_INVALID: Final = "invalid"  # after /invalid [code]; the value's spelling: [sandbox]
+#: Create answers the new record's id at the top level of the answer. [code]
+CREATED_ID_FIELD: Final = "dataId"
+#: A query without ``orders`` comes back newest-modified first (ties: ``_id``), NOT by ``_id``. [sandbox]
+DEFAULT_ORDER: Final[tuple[tuple[str, bool], ...]] = (("last_modified_time", False), ("_id", True))
+
 # --- error codes ------------------------------------------------------------------------------------
 SUCCESS: Final = 0  # [manual] only 0 means success; errors come back as HTTP 200
 SYSTEM_BUSY: Final = -1  # [manual]
@@ -172,6 +247,12 @@ RATE_LIMITED: Final = 30004  # [manual] per-endpoint frequency exceeded
 SERVICE_EXCEPTION: Final = 50009  # [manual] e.g. a timeout: outcome unknown
 #: Sandbox-specific "invalid parameter": the reference names no code for these cases. [sandbox]
 INVALID_PARAMETER: Final = 10002
+OFFSET_OUT_OF_RANGE: Final = 10013  # [manual] query offset over 10,000 (on the CRM query paths)
+#: A CRM write whose record content is refused (a bad value, a required field missing, a read-only
+#: field, delete before invalidation), naming the field. The real codes are undocumented. [sandbox]
+RECORD_REFUSED: Final = 10422
+#: A CRM call naming a record ``_id`` the object does not have. [sandbox]
+RECORD_NOT_FOUND: Final = 10404
 
 #: The sandbox's errorMessage texts. The manual warns that the real texts change, so clients must not
 #: read them; these are deliberately the sandbox's own wording. [sandbox]
@@ -191,6 +272,9 @@ CODE_DESCRIPTIONS: Final[dict[int, str]] = {
     RATE_LIMITED: "calls are too frequent",
     SERVICE_EXCEPTION: "service exception (for example a timeout)",
     INVALID_PARAMETER: "a parameter is not valid",
+    OFFSET_OUT_OF_RANGE: "offset out of range 10000",
+    RECORD_REFUSED: "the record was refused: a field value is not valid",
+    RECORD_NOT_FOUND: "no such record",
     20021: "the app is disabled for this enterprise",
     20022: "the enterprise has not authorised this app",
     15003: "the app has no permission for this call",
@@ -254,4 +338,44 @@ ASSUMPTIONS: Final[tuple[str, ...]] = (
     "departmentIds); an unknown openUserId, like an unknown departmentId, answers 10002.",
     "[sandbox] Address-book answers carry open ids only, never employee ids.",
     "[sandbox] The root department has parentId 0.",
+    "[sandbox] The preset CRM data paths (/cgi/crm/v2/data/...) refuse custom objects (api names "
+    "ending in __c) with 10002, naming dataObjectApiName and the custom path; the custom paths "
+    "(/cgi/crm/custom/v2/data/...) refuse preset objects the same way.",
+    "[sandbox] A legacy-style CRM call without currentOpenUserId (an FSUID_ open id, at the top level) "
+    "is refused with 10002 naming currentOpenUserId; the id need not be a person in the directory.",
+    "[sandbox] A malformed CRM body (no data object, an unknown object, a bad search_query_info, an "
+    "unknown operator, field_values not a list, a comparison or LIKE without exactly one value, "
+    "BETWEEN without two values, a non-number for a number field, a limit outside 1 to 100, a "
+    "negative offset) is refused with 10002 naming the field.",
+    "[sandbox] A query without limit answers at most 20 records; without offset it starts at 0.",
+    "[sandbox] A query without orders answers records newest-modified first (last_modified_time "
+    "descending, then _id ascending), not in _id order.",
+    "[sandbox] BETWEEN and NBETWEEN include both ends; IS and ISN test for an empty value (absent, "
+    "null, empty text or empty list) and ignore field_values; LIKE, NLIKE, STARTWITH and ENDWITH "
+    "compare text case-sensitively; a list-valued field (owner, select_many) matches EQ, IN and "
+    "HASANYOF when any of its items matches; N, NLIKE, NIN, NBETWEEN and NHASANYOF match exactly the "
+    "records their positive operator does not, empty values included.",
+    "[sandbox] Filter values are compared by the field's type: numbers, currencies and date_time "
+    "numerically (numeric strings accepted), everything else, _id included, as text.",
+    "[sandbox] Queries leave out invalidated records unless a filter names life_status; get answers "
+    "them with life_status invalid.",
+    '[sandbox] get takes {"data": {"dataObjectApiName", "objectDataId"}} (object_data_id is '
+    "accepted too) and answers the record as data; an unknown _id answers 10404 on get, update, "
+    "invalid and delete.",
+    "[sandbox] A record's content refusal (a value of the wrong type, a select value outside the "
+    "options, name missing on create, a read-only field such as _id on create or create_time, an "
+    "update of an invalidated record, a delete before invalidation) answers 10422 naming the field.",
+    "[sandbox] Writes accept fields the object's describe does not list and store them as given, "
+    "unchecked; filters, orders and projections may name such fields.",
+    "[sandbox] Update, invalid and delete answer the common fields only; create answers dataId at the "
+    "top level (the reference's) and nothing else. Invalidating an invalidated record changes nothing "
+    "and answers 0.",
+    "[sandbox] The owner of a created record defaults to the acting user: the x-fs-userid employee "
+    "id in header style, in legacy style the employee id the directory knows for currentOpenUserId "
+    "(the open id itself when it knows none).",
+    "[sandbox] object/list answers data.objects, a list of {apiName, displayName, isCustom}; describe "
+    "answers data.describe with apiName, displayName and fields (label, type, required, options for "
+    "selects).",
+    "[sandbox] Seeded records are generated, not real: deterministic per object and position, _id "
+    "rising with create_time, create times spread over 2025, every seeded record life_status normal.",
 )

@@ -15,7 +15,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -245,6 +245,10 @@ class SandboxGateway:
     a ``messageId`` (a HYPOTHETICAL tenant behaviour, off by default: no documented send answer
     has one); ``initial_token_age_s`` starts with tokens already that old, so a brand-new client
     is handed a token late in its life (e.g. 6610 -> ``expiresIn`` 590 in header style).
+    ``crm_seed`` gives CRM objects generated records, e.g. ``{"AccountObj": 25000, "Invoice__c": 50}``
+    (preset objects exist with no records otherwise; a custom object exists once it is named here,
+    seeded through ``seed_records`` or given records through ``put_records``);
+    ``crm_record_bytes`` pads each seeded record to about that many bytes of JSON (its ``remark``).
     """
 
     def __init__(
@@ -261,6 +265,8 @@ class SandboxGateway:
         directory: Directory = DEFAULT_DIRECTORY,
         message_ids: bool = False,
         initial_token_age_s: float | None = None,
+        crm_seed: Mapping[str, int] | None = None,
+        crm_record_bytes: int = 0,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the sandbox only listens on loopback; refusing host {host!r}")
@@ -276,6 +282,8 @@ class SandboxGateway:
             directory=directory,
             message_ids=message_ids,
             initial_token_age_s=initial_token_age_s,
+            crm_seed=crm_seed,
+            crm_record_bytes=crm_record_bytes,
         )
         self._engine = SandboxEngine(self.state, token_delay_s=token_delay_s, log=RequestLog(log_stream))
         self._server: _Server | None = None
@@ -393,3 +401,46 @@ class SandboxGateway:
 
     def reset(self) -> None:
         self.state.reset()
+
+    # --- CRM records (test set-up and inspection; no gateway rules apply) ------------------------
+    def seed_records(self, object_api_name: str, count: int) -> None:
+        """Give an object without records ``count`` generated ones (deterministic, see ``crm_seed``)."""
+        self.state.crm.seed(object_api_name, count)
+
+    def put_records(self, object_api_name: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Add records as given and return their new ``_id`` values (sorting after every existing one).
+
+        ``owner`` defaults to ``["1000"]``, ``life_status`` to ``normal``, the times to now (epoch ms);
+        give ``create_time`` / ``last_modified_time`` to place a record in a window. Values are not
+        checked against the describe: this is set-up, not a create through the gateway.
+        """
+        return self.state.crm.put(object_api_name, records)
+
+    def records(self, object_api_name: str, *, include_invalid: bool = True) -> list[dict[str, Any]]:
+        """Every record of an object in ``_id`` order (copies), invalidated ones unless told not to."""
+        return self.state.crm.records(object_api_name, include_invalid=include_invalid)
+
+    def record(self, object_api_name: str, record_id: str) -> dict[str, Any] | None:
+        """One record (a copy), or None when the object has no record with that ``_id``."""
+        return self.state.crm.record(object_api_name, record_id)
+
+    def edit_record(
+        self,
+        object_api_name: str,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        modified_at_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """Change a record as someone in the CRM would, e.g. while a client pages through the object.
+
+        Any field may be set, unchecked (``life_status`` too); ``last_modified_time`` moves to now (at
+        least 1 ms past its old value) or to ``modified_at_ms``. Returns the record after the edit.
+        """
+        return self.state.crm.edit(object_api_name, record_id, fields, modified_at_ms=modified_at_ms)
+
+    def crm_counts(self) -> dict[str, dict[str, int]]:
+        """Per object: ``records`` (live), ``seeded``, ``invalid``, and how many records the gateway
+        ``created``, ``updated``, ``invalidated``, ``deleted``, and ``queries`` it answered; ``edited``
+        counts ``edit_record`` calls."""
+        return self.state.crm.counts()

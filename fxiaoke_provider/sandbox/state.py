@@ -16,12 +16,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fxiaoke_provider.sandbox.config import REQUEST_RECORD_LIMIT, TRACE_ID_PREFIX, SandboxApp
+from fxiaoke_provider.sandbox.crm import CrmStore
 from fxiaoke_provider.sandbox.directory import Directory
 from fxiaoke_provider.sandbox.faults import Fault, FaultPlan, fault_from_spec, make_fault
 from fxiaoke_provider.sandbox.ratelimit import SlidingWindowLimiter
 from fxiaoke_provider.sandbox.rules import (
     HEADER_STYLE,
     LEGACY_STYLE,
+    SEND_PATHS,
     SUCCESS,
     TOKEN_LIMIT_WINDOW_S,
     TOKEN_PATHS,
@@ -48,6 +50,8 @@ class SandboxState:
         directory: Directory,
         message_ids: bool = False,
         initial_token_age_s: float | None = None,
+        crm_seed: Mapping[str, int] | None = None,
+        crm_record_bytes: int = 0,
     ) -> None:
         self.app = app
         self.directory = directory
@@ -61,6 +65,13 @@ class SandboxState:
         self._tokens = TokenStore()
         self._faults = FaultPlan()
         self._token_in_flight = 0  # survives reset(): calls in flight still finish and decrement it
+        #: CRM records: their own lock, so a long query scan does not hold up other endpoints.
+        self.crm = CrmStore(
+            crm_seed,
+            now_ms=lambda: int(self.now() * 1000),
+            directory=directory,
+            record_bytes=crm_record_bytes,
+        )
         self._init_records()
         self._age_initial_tokens()
 
@@ -297,7 +308,7 @@ class SandboxState:
             self._http_statuses[http_status] += 1
             if fault is not None:
                 self._counts["faults_injected"] += 1
-            if delivered:
+            if delivered and path in SEND_PATHS:
                 self._counts["messages_delivered"] += 1
             if path in TOKEN_PATHS:
                 self._counts["token_calls"] += 1
@@ -411,12 +422,14 @@ class SandboxState:
                 "error_codes": {str(code): n for code, n in self._codes.items() if code is not None},
                 "http_statuses": {str(status): n for status, n in self._http_statuses.items() if status},
                 "clock_offset_s": self._clock_offset,
+                "crm_queries": self.crm.queries,
             }
 
     def reset(self) -> None:
         """Forget tokens, records, counters, limits, faults and the clock offset.
 
-        Constructor settings come back: ``message_ids`` and the initial token age (if any).
+        Constructor settings come back: ``message_ids``, the initial token age (if any) and the CRM
+        records of the constructor's ``crm_seed`` (creates, edits and later seeds are dropped).
         """
         with self._lock:
             self._tokens.expire_all()
@@ -424,4 +437,5 @@ class SandboxState:
             self._token_limiter.clear()
             self._faults.clear()
             self._init_records()
+        self.crm.reset()
         self._age_initial_tokens()
