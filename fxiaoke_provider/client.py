@@ -1,7 +1,7 @@
 """``FxiaokeClient``: the Fxiaoke OpenAPI from plain Python, with or without Airflow.
 
 The composition root: a ``Gateway`` (one authorised, paced, retried call) plus the capabilities
-built on it (``client.messaging``). A script sends a message with::
+built on it (``client.messaging``, ``client.crm``). A script sends a message with::
 
     from fxiaoke_provider.client import FxiaokeClient
 
@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.gateway import protocol
@@ -27,6 +27,9 @@ from fxiaoke_provider.gateway.gateway import Gateway
 from fxiaoke_provider.gateway.settings import TOKEN_CACHES, GatewaySettings, settings_from_values
 from fxiaoke_provider.gateway.tokens import TokenStore
 from fxiaoke_provider.messaging.service import Messaging
+
+if TYPE_CHECKING:
+    from fxiaoke_provider.crm import Crm
 
 __all__ = ["FxiaokeClient"]
 
@@ -127,6 +130,13 @@ class FxiaokeClient(Gateway):
     def messaging(self) -> Messaging:
         """Messages, the address book and image uploads (``messaging.Messaging``)."""
         return Messaging(self, service_id=self.service_id)
+
+    @cached_property
+    def crm(self) -> Crm:
+        """CRM object data: read, describe, create, update, invalidate (``crm.Crm``)."""
+        from fxiaoke_provider.crm import Crm
+
+        return Crm(self)
 
     # --- convenience --------------------------------------------------------------------------------
     def send_message(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:

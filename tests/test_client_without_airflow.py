@@ -1,8 +1,8 @@
 """``FxiaokeClient`` works without Airflow: a plain script sends a message through it.
 
 A fresh interpreter (nothing of Airflow loaded by a test runner or a conftest) imports the client,
-sends a text to one person and a split send to 600 through a sandbox gateway, and then reports which
-modules it loaded. ``airflow`` must not be among them.
+sends a text to one person and a split send to 600 through a sandbox gateway, lists the CRM objects,
+and then reports which modules it loaded. ``airflow`` must not be among them.
 """
 
 from __future__ import annotations
@@ -37,12 +37,14 @@ with SandboxGateway(port=0, token_delay_s=0, log_stream=io.StringIO()) as gatewa
     )
     one = client.send_message(["1000"], "from a plain script")
     many = client.messaging.send_message([str(2000 + i) for i in range(600)], "to many")
+    objects = client.crm.list_objects()
     delivered = [m["toUser"] for m in gateway.messages()]
     stats = gateway.stats()
 print(json.dumps({
     "answers": [len(one), len(many)],
     "delivered": [len(users) for users in delivered],
     "token_calls": stats["token_calls"],
+    "crm_objects": len(objects),
     "airflow": sorted(name for name in sys.modules if name == "airflow" or name.startswith("airflow.")),
 }))
 """
@@ -63,4 +65,5 @@ def test_a_plain_script_sends_through_the_client_without_airflow(tmp_path) -> No
     assert report["answers"] == [1, 2]
     assert report["delivered"] == [1, 500, 100]
     assert report["token_calls"] == 1
+    assert report["crm_objects"] > 0  # the CRM capability works through the same client
     assert (tmp_path / "token-cache").is_dir()  # the machine's shared token file, without Airflow
