@@ -12,6 +12,7 @@ import pytest
 
 from fxiaoke_provider.exceptions import (
     FxiaokeError,
+    FxiaokeInvalidInputError,
     FxiaokeOutcomeUnknownError,
     FxiaokePermanentError,
     FxiaokeTokenExpiredError,
@@ -352,3 +353,14 @@ def test_hook_timeout_argument_applies(sandbox: SandboxGateway, use_connection) 
     assert "no answer within 0.3s" in str(excinfo.value)
     assert excinfo.value.path == SERVICE_MESSAGE_SEND_PATH
     assert len(requests_to(sandbox, SERVICE_MESSAGE_SEND_PATH)) == 1  # outcome unknown: not repeated
+
+
+# --- CRM through the hook: the client's capability, with Airflow's retry semantics stamped --------
+def test_hook_reads_crm_records_through_its_client(sandbox: SandboxGateway, hook: FxiaokeHook) -> None:
+    sandbox.seed_records("AccountObj", 250)
+    ids = [record["_id"] for record in hook.iter_records("AccountObj", page_size=100)]
+    assert len(ids) == len(set(ids)) == 250
+    assert hook.get_record("AccountObj", ids[0])["_id"] == ids[0]
+    with pytest.raises(FxiaokeInvalidInputError) as refused:
+        hook.iter_records("AccountObj", page_size=1000)  # refused when called, not at the first record
+    assert refused.value.retryable_by_airflow is False

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -246,6 +246,71 @@ class FxiaokeHook(BaseHook):
         """Upload an image through the material API; its media id (see ``Messaging.upload_image``)."""
         with self._airflow_semantics():
             return self.client.messaging.upload_image(file, filename)
+
+    # --- CRM object data (``client.crm``) -------------------------------------------------------------
+    def iter_records(
+        self,
+        object_api_name: str,
+        *,
+        filters: Sequence[Any] | None = None,
+        fields: Sequence[str] | None = None,
+        page_size: int | None = None,
+        after_id: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching record once, streamed, in ``_id`` order (see ``Crm.iter_records``)."""
+        paging = {"page_size": page_size} if page_size is not None else {}
+        with self._airflow_semantics():  # bad input is refused now, not at the first record
+            records = self.client.crm.iter_records(
+                object_api_name, filters=filters, fields=fields, after_id=after_id, **paging
+            )
+        return self._stamped(records)
+
+    def _stamped(self, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        with self._airflow_semantics():
+            yield from records
+
+    def query_records(
+        self,
+        object_api_name: str,
+        *,
+        filters: Sequence[Any] | None = None,
+        fields: Sequence[str] | None = None,
+        max_records: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """A small query's records; raises beyond ``max_records`` (see ``Crm.query_records``)."""
+        limit = {"max_records": max_records} if max_records is not None else {}
+        with self._airflow_semantics():
+            return self.client.crm.query_records(object_api_name, filters=filters, fields=fields, **limit)
+
+    def get_record(self, object_api_name: str, record_id: str) -> dict[str, Any] | None:
+        """One record by id, or None when absent."""
+        with self._airflow_semantics():
+            return self.client.crm.get_record(object_api_name, record_id)
+
+    def describe_object(self, object_api_name: str) -> dict[str, Any]:
+        """An object's field map: api name -> definition."""
+        with self._airflow_semantics():
+            return self.client.crm.describe_object(object_api_name)
+
+    def list_objects(self) -> list[dict[str, Any]]:
+        """The CRM objects of the enterprise."""
+        with self._airflow_semantics():
+            return self.client.crm.list_objects()
+
+    def create_record(self, object_api_name: str, fields: Mapping[str, Any]) -> str:
+        """Create a record; its id."""
+        with self._airflow_semantics():
+            return self.client.crm.create_record(object_api_name, fields)
+
+    def update_record(self, object_api_name: str, record_id: str, fields: Mapping[str, Any]) -> None:
+        """Update fields of a record."""
+        with self._airflow_semantics():
+            self.client.crm.update_record(object_api_name, record_id, fields)
+
+    def invalidate_record(self, object_api_name: str, record_id: str) -> None:
+        """Invalidate (void) a record."""
+        with self._airflow_semantics():
+            self.client.crm.invalidate_record(object_api_name, record_id)
 
     # --- Airflow UI -------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
