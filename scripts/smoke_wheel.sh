@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the built artefacts, as a user gets them: builds the sdist and the wheel, checks their
 # metadata (`twine check --strict`, the project URLs) and contents, installs the WHEEL (not editable)
-# with the pinned Airflow 3 requirements into a fresh virtualenv (.venv/smoke-wheel) and, from there with its own
-# AIRFLOW_HOME (.airflow-home/smoke-wheel): `airflow providers get fxiaoke-provider`, DAG bundle setup
-# and parsing with load_examples on (no provider import error), and the example DAG
+# with the pinned Airflow 3 requirements into a fresh virtualenv (.venv/smoke-wheel) and, from there
+# with its own AIRFLOW_HOME (.airflow-home/smoke-wheel): `airflow providers get fxiaoke-provider`, DAG
+# bundle setup and parsing with load_examples on (no provider import error), and the example DAG
 # fxiaoke_nightly_load against the installed sandbox gateway. Called by scripts/test.sh.
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
