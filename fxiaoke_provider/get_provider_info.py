@@ -1,10 +1,14 @@
-"""Provider metadata read by Airflow's providers manager (``apache_airflow_provider`` entry point)."""
+"""Provider metadata read by Airflow's providers manager (``apache_airflow_provider`` entry point).
+
+Only fields of Airflow's runtime schema (``provider_info.schema.json``): the installed version comes
+from the distribution's metadata, so ``versions`` (a field of provider.yaml, not of the runtime
+info) is not repeated here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fxiaoke_provider import __version__
 from fxiaoke_provider.connection.form import provider_info_connection_type
 
 
@@ -13,7 +17,6 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "fxiaoke-provider",
         "name": "Fxiaoke",
         "description": "Fxiaoke (ShareCRM) service-account messages from Airflow: hook, operators, notifier.",
-        "versions": [__version__],
         "integrations": [
             {
                 "integration-name": "Fxiaoke",

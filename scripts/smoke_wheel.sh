@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the built artefacts, as a user gets them: builds the sdist and the wheel, checks their
-# metadata (`twine check --strict`) and contents, installs the WHEEL (not editable) with the pinned
-# Airflow 3 requirements into a fresh virtualenv (.venv/smoke-wheel) and, from there with its own
-# AIRFLOW_HOME (.airflow-home/smoke-wheel): `airflow providers get fxiaoke-provider`, DAG bundle setup
-# and parsing with load_examples on (no provider import error), and the example DAG
+# metadata (`twine check --strict`, the project URLs) and contents, installs the WHEEL (not editable)
+# with the pinned Airflow 3 requirements into a fresh virtualenv (.venv/smoke-wheel) and, from there
+# with its own AIRFLOW_HOME (.airflow-home/smoke-wheel): `airflow providers get fxiaoke-provider`, DAG
+# bundle setup and parsing with load_examples on (no provider import error), and the example DAG
 # fxiaoke_nightly_load against the installed sandbox gateway. Called by scripts/test.sh.
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
@@ -70,9 +70,16 @@ requires = " ".join(meta.get_all("Requires-Dist") or [])
 for dep in ("apache-airflow", "requests", "tenacity"):
     if dep not in requires:
         problems.append(f"METADATA does not require {dep}")
+# The index shows these links, and Airflow's providers page its Documentation link.
+urls = dict(entry.split(", ", 1) for entry in meta.get_all("Project-URL") or [])
+for label in ("Documentation", "Source", "Changelog", "Issues"):
+    if not urls.get(label, "").startswith("https://"):
+        problems.append(f"METADATA Project-URL {label}: {urls.get(label)!r}, expected an https URL")
 if problems:
     sys.exit("\n".join(problems))
 print(f"    sdist {len(s_names)} entries, wheel {len(w_names)} entries; metadata {meta['Name']} {meta['Version']}")
+for label, url in urls.items():
+    print(f"    Project-URL {label}: {url}")
 PY
 
 echo "==> fresh virtualenv $SMOKE_VENV with the wheel and requirements/airflow-3.txt"

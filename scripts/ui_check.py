@@ -1,9 +1,10 @@
 """Look at the ``fxiaoke`` connection form in the real Airflow 3 UI, with headless Chromium.
 
 Starts ``airflow api-server`` on loopback (login-free simple auth manager, this project's
-AIRFLOW_HOME), opens Admin > Connections > Add Connection, picks "Fxiaoke", and saves one PNG
+AIRFLOW_HOME), opens Admin > Connections > Add Connection, picks "Fxiaoke (ShareCRM)", and saves one PNG
 with the standard fields (OpenAPI Host / App ID / App Secret) next to the extra fields (Permanent
-Code...). Then it saves the form and checks what Airflow stored. Exit status 1 when a label is missing.
+Code...): every extra of the extras table must be in the form, under its label. Then it saves the
+form and checks what Airflow stored. Exit status 1 when a label is missing.
 A manual tool (see the comment block of ``scripts/ui_check.sh``): run it with that script, which
 installs Chromium and the Playwright driver first.
 """
@@ -20,11 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fxiaoke_provider.connection.extras import EXTRA_FIELDS
+from fxiaoke_provider.get_provider_info import get_provider_info
 from tests.api_server import api_server, request_json
 from tests.support import ROOT
 
 STANDARD_LABELS = ("OpenAPI Host", "App ID", "App Secret")
-EXTRA_LABELS = ("Permanent Code", "Acting User ID", "Service Account ID", "Auth Style", "Token Cache")
+#: The connection type as the form's type picker names it.
+(CONN_TYPE,) = get_provider_info()["connection-types"]
+TYPE_NAME = CONN_TYPE["hook-name"]
+#: Every extra the parser reads, by the label the form shows (one table for both).
+EXTRA_LABELS = {key: spec.label for key, spec in EXTRA_FIELDS.items()}
 CHROMIUM_FLAGS = [
     "--no-sandbox",  # runs as root in containers
     "--disable-gpu",
@@ -38,11 +45,9 @@ CONN_ID = "fxiaoke_ui_check"
 UI_TIMEOUT_MS = 30_000
 
 
-def _side_by_side(page: Any, left: bytes, right: bytes, out: Path) -> None:
-    """One PNG of two screenshots, laid out by the browser itself (no imaging library needed)."""
-    images = "".join(
-        f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">' for png in (left, right)
-    )
+def _side_by_side(page: Any, shots: list[bytes], out: Path) -> None:
+    """One PNG of several screenshots, laid out by the browser itself (no imaging library needed)."""
+    images = "".join(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">' for png in shots)
     page.set_content(
         "<html><body style='margin:0;background:#e2e8f0'>"
         "<div style='display:inline-flex;gap:16px;align-items:flex-start;padding:16px'>"
@@ -72,8 +77,8 @@ def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
         dialog.locator("input[name=connection_id]").fill(CONN_ID)
         conn_type = dialog.locator("input[aria-autocomplete=list]")
         conn_type.click()
-        conn_type.fill("Fxiaoke")
-        page.get_by_role("option", name="Fxiaoke", exact=True).click()
+        conn_type.fill(TYPE_NAME)
+        page.get_by_role("option", name=TYPE_NAME, exact=True).click()
 
         dialog.get_by_text("App Secret", exact=True).wait_for()
         standard_text = dialog.inner_text()
@@ -89,13 +94,24 @@ def check_form(base_url: str, chromium: str, out: Path) -> list[str]:
 
         dialog.get_by_role("button", name="Extra Fields", exact=True).click()
         dialog.get_by_text("Permanent Code", exact=True).wait_for()
-        extra_text = dialog.inner_text()
-        problems += [f"extra field {label!r} not shown" for label in EXTRA_LABELS if label not in extra_text]
-        extra_png = dialog.screenshot()
+        extra_lines = {line.strip().rstrip("*").strip() for line in dialog.inner_text().splitlines()}
+        problems += [
+            f"extra {key!r} ({label!r}) not in the form"
+            for key, label in EXTRA_LABELS.items()
+            if label not in extra_lines
+        ]
+        shown = sum(label in extra_lines for label in EXTRA_LABELS.values())
+        print(f"extras in the form: {shown} of {len(EXTRA_LABELS)}")
+        extra_pngs = [dialog.screenshot()]
+        # The dialog scrolls: the last extras get a screenshot of their own, scrolled into view.
+        last = dialog.get_by_text(list(EXTRA_LABELS.values())[-1], exact=True)
+        if not last.is_visible() or last.bounding_box()["y"] > page.viewport_size["height"]:
+            last.scroll_into_view_if_needed()
+            extra_pngs.append(dialog.screenshot())
         out.parent.mkdir(parents=True, exist_ok=True)
         canvas = browser.new_page()
-        canvas.set_viewport_size({"width": 2000, "height": 1600})
-        _side_by_side(canvas, standard_png, extra_png, out)
+        canvas.set_viewport_size({"width": 3000, "height": 1600})
+        _side_by_side(canvas, [standard_png, *extra_pngs], out)
 
         # fill and save, then read back what Airflow stored
         dialog.locator("input[name=element_permanent_code]").fill("ui-check-permanent-code")

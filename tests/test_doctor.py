@@ -42,6 +42,12 @@ from tests.support import USER_ID
 
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 PROVIDER_CLI = AIRFLOW_VERSION >= (3, 2)  # Airflow reads the provider info's "cli" list from 3.2 on
+#: ``airflow fxiaoke doctor`` where Airflow loads provider commands, else ``python -m``.
+DOCTOR_CLI = (
+    [str(AIRFLOW_BIN), "fxiaoke", "doctor"]
+    if PROVIDER_CLI
+    else [sys.executable, "-m", "fxiaoke_provider.doctor"]
+)
 CLI_TIMEOUT_S = 300
 WRONG_SECRET = "wrong-app-secret-7c1e"
 MOBILE = "13800001234"
@@ -240,6 +246,11 @@ def test_send_tries_each_id_kind_and_reaches_only_the_acting_user(sandbox, use_c
     assert [m["toUser"] for m in sent] == [[USER_ID], [DEFAULT_OPEN_USER_ID]]
     assert {m["path"] for m in sent} == {wire.SERVICE_MESSAGE_SEND_PATH}
     assert all(m["msgType"] == "text" and m["serviceId"] == "FSAID_service_alerts" for m in sent)
+    assert "sent by service account FSAID_service_alerts" in sent[0]["message"]["content"]
+    assert (
+        line(out, "sender")
+        == f"OK service account FSAID_service_alerts ({protocol.SERVICE_MESSAGE_SEND_PATH})"
+    )
     assert line(out, "send: employee id") == (
         f"OK accepted employee id {USER_ID} sent as is; answer fields: errorCode, errorDescription, "
         f"errorMessage, traceId (no messageId) [traceId {sent[0]['traceId']}]"
@@ -281,15 +292,31 @@ def test_a_refused_id_kind_is_a_warning_and_none_accepted_fails(sandbox, use_con
     assert line(out, "revoke") == "NOT RUN no test message was delivered"
 
 
-def test_send_needs_a_service_account(sandbox, use_connection, monkeypatch, capfd):
-    install(monkeypatch, use_connection(sandbox), extra={"service_id": None})
-    code, out, _ = doctor(capfd, "--send")
-    assert code == 0
+@pytest.mark.slow  # starts the airflow CLI
+def test_send_without_a_service_account_goes_out_as_the_app_itself(sandbox, use_connection, monkeypatch):
+    """The doctor tests the sender the hook would use: without ``service_id``, the app itself."""
+    install(monkeypatch, use_connection(sandbox), conn_id="fxiaoke_app", extra={"service_id": None})
+    code, out, err = _finish(_run([*DOCTOR_CLI, "fxiaoke_app", "--send"], dict(os.environ)))
+
+    assert code == 0, out + err
+    (message,) = sandbox.messages()
+    assert message["path"] == protocol.APP_MESSAGE_SEND_PATH
+    assert message["toUser"] == [USER_ID] and message["serviceId"] is None
+    assert "sent by the app itself" in message["message"]["content"]
     assert line(out, "connection").endswith(
         "no service_id: messages go out as the app itself and revoke is unavailable"
     )
-    assert line(out, "send") == "NOT RUN no service_id to send with"
-    assert sandbox.messages() == []
+    assert line(out, "sender") == (
+        f"OK the app itself ({protocol.APP_MESSAGE_SEND_PATH}): the connection has no service_id"
+    )
+    assert line(out, "send: employee id") == (
+        f"OK accepted employee id {USER_ID} sent as is; answer fields: errorCode, errorDescription, "
+        f"errorMessage, traceId (no messageId) [traceId {message['traceId']}]"
+    )
+    assert line(out, "revoke") == (
+        "NOT RUN messages the app itself sends cannot be revoked (revoke names a service account)"
+    )
+    assert_no_secret(out + err, *sandbox.issued_tokens())
 
 
 def test_legacy_style_sends_the_open_id_as_is(sandbox, use_connection, capfd):
@@ -486,13 +513,8 @@ def test_command_runs_from_the_shell(sandbox, use_connection, monkeypatch):
     """``airflow fxiaoke doctor`` where Airflow loads provider commands, else ``python -m``."""
     use_connection(sandbox)
     install(monkeypatch, use_connection(sandbox), conn_id="fxiaoke_bad", password=WRONG_SECRET)
-    base = (
-        [str(AIRFLOW_BIN), "fxiaoke", "doctor"]
-        if PROVIDER_CLI
-        else [sys.executable, "-m", "fxiaoke_provider.doctor"]
-    )
     env = dict(os.environ)
-    runs = [_run([*base, "--help"], env), _run([*base, "--json"], env), _run([*base, "fxiaoke_bad"], env)]
+    runs = [_run([*DOCTOR_CLI, arg], env) for arg in ("--help", "--json", "fxiaoke_bad")]
     (help_rc, help_out, _), (ok_rc, ok_out, _), (bad_rc, bad_out, bad_err) = (_finish(p) for p in runs)
     assert help_rc == 0 and "--open-user-id" in help_out and "--send" in help_out
     report = json.loads(ok_out)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.messaging.wire import CRM_RECORD_LINK_PREFIX
@@ -11,10 +16,16 @@ from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
 from tests.airflow_helpers import load_dag, run_dag, task_states, xcom, xcoms_holding
 from tests.support import EXAMPLE_DAGS, SERVICE_ID
 
+try:
+    from airflow.sdk import DeadlineAlert
+except ImportError:  # deadline alerts exist from Airflow 3.1
+    DeadlineAlert = None
+
 COVERED = {
     "fxiaoke_articles",
     "fxiaoke_cover_images",
     "fxiaoke_crm_card",
+    "fxiaoke_deadline_alert",
     "fxiaoke_department_broadcast",
     "fxiaoke_dynamic_groups",
     "fxiaoke_failure_alert",
@@ -178,3 +189,66 @@ def test_cover_images_are_uploaded_once_and_reused(sandbox, use_connection):
     assert announce["message"][0]["coverImage"] == uploads["banner.png"]
     assert xcom(dag_run, "upload_banner") == uploads["banner.png"]
     assert sorted(announce["persons"]) == ["1001", "1002", "1003", "1004"]
+
+
+def _run_with_deadline(dag, **kwargs) -> tuple[Any, dict]:
+    """``dag.test()`` of a DAG with a deadline: the run, and the run as the REST API shows it (what a
+    deadline alert's context holds), both read back from the metadata DB.
+
+    Airflow 3.3.2's ``dag.test()`` raises after a successful run of such a DAG while pruning its
+    deadlines ('dict' object has no attribute 'hex', apache/airflow#73428); the run itself is done.
+    """
+    from airflow.api_fastapi.core_api.datamodels.dag_run import DAGRunResponse
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import StatementError
+
+    try:
+        run_dag(dag, **kwargs)
+    except StatementError as error:
+        if not (isinstance(error.orig, AttributeError) and "'hex'" in str(error.orig)):
+            raise
+    with create_session() as session:
+        query = select(DagRun).where(DagRun.dag_id == dag.dag_id).order_by(DagRun.id.desc()).limit(1)
+        dag_run = session.scalars(query).one()
+        shown = DAGRunResponse.model_validate(dag_run).model_dump(mode="json")
+        session.expunge(dag_run)
+    return dag_run, shown
+
+
+@pytest.mark.skipif(DeadlineAlert is None, reason="deadline alerts exist from Airflow 3.1")
+def test_deadline_alert_tells_which_run_is_late(sandbox, use_connection):
+    """dag.test() runs the DAG, but sets no queued_at and runs no triggerer, so no deadline passes
+    (scripts/deadline_alert.sh shows the real one); the alert's callback then runs in the triggerer's
+    own CallbackTrigger with the context the scheduler gives a missed deadline."""
+    from airflow.triggers.callback import CallbackTrigger
+
+    use_connection(sandbox)
+    dag = load_dag(EXAMPLE_DAGS / "fxiaoke_deadline_alert.py", "fxiaoke_deadline_alert")
+    dag_run, shown = _run_with_deadline(dag, run_conf={"work_s": 0})
+    assert task_states(dag_run) == {"load_contracts": "success"}
+    assert sandbox.messages() == []  # nothing is late
+
+    (alert,) = dag.deadline
+    assert alert.interval == timedelta(seconds=30)
+    assert alert.callback.path == "fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier"
+    assert alert.callback.kwargs["fxiaoke_conn_id"] == "fxiaoke_default"
+    deadline_time = dag_run.start_date + alert.interval
+    context = {  # only these two keys: no ti, no task
+        "dag_run": {**shown, "state": "running"},  # as it is when a deadline passes
+        "deadline": {"id": "0199-deadline", "deadline_time": deadline_time},
+    }
+    trigger = CallbackTrigger(alert.callback.path, {**alert.callback.kwargs, "context": context})
+
+    async def events() -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    states = [str(getattr(e["state"], "value", e["state"])) for e in asyncio.run(events())]
+    assert states == ["running", "success"]
+    (message,) = sandbox.messages()
+    assert message["toUser"] == ["1000"] and message["serviceId"] == SERVICE_ID
+    assert message["message"]["content"] == (
+        f"Contract load fxiaoke_deadline_alert is late: run {dag_run.run_id} was still running at its "
+        f"deadline {deadline_time}."
+    )

@@ -36,6 +36,8 @@ AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 AIRFLOW_SCHEMAS = Path(airflow.__file__).resolve().parent
 JSON_SCHEMA_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
 CLI_TIMEOUT_S = 300
+#: Runtime provider-info fields Airflow 2's schema does not define yet (its providers manager ignores them).
+FIELDS_AIRFLOW_2_DOES_NOT_DEFINE = {"integrations", "hooks", "operators", "cli"}
 
 
 def _import(dotted: str) -> object:
@@ -63,7 +65,6 @@ def _json_table(stdout: str) -> list[dict]:
 def test_provider_info_declares_integration_hooks_operators_notifier():
     info = get_provider_info()
     assert info["package-name"] == PACKAGE
-    assert info["versions"] == [fxiaoke_provider.__version__]
     assert [i["integration-name"] for i in info["integrations"]] == ["Fxiaoke"]
 
     (hooks,) = info["hooks"]
@@ -104,7 +105,11 @@ def test_provider_info_declares_the_fxiaoke_connection_type():
 
 def test_provider_info_validates_against_airflows_own_schemas():
     info = get_provider_info()
-    jsonschema.validate(info, json.loads((AIRFLOW_SCHEMAS / "provider_info.schema.json").read_text()))
+    runtime_schema = json.loads((AIRFLOW_SCHEMAS / "provider_info.schema.json").read_text())
+    jsonschema.validate(info, runtime_schema)
+    # The runtime schema lets unknown fields through, and nothing reads them (``versions`` was one).
+    unknown = set(info) - set(runtime_schema["properties"])
+    assert unknown == (set() if AIRFLOW_V_3_0_PLUS else FIELDS_AIRFLOW_2_DOES_NOT_DEFINE & set(info))
     yaml_schema = json.loads((AIRFLOW_SCHEMAS / "provider.yaml.schema.json").read_text())
     connection_types = yaml_schema["properties"]["connection-types"]
     if "conn-fields" not in connection_types["items"]["properties"]:

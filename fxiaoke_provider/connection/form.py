@@ -1,7 +1,7 @@
 """The ``fxiaoke`` connection form as data: Airflow 3.2+ renders it from provider info without
 importing the hook; older versions get the same fields as wtforms widgets from the hook.
 
-Every field comes from ``extra_fields.EXTRA_FIELDS``, the table the parser reads too, so the form
+Every field comes from ``connection.extras.EXTRA_FIELDS``, the table the parser reads too, so the form
 declares exactly the extras the provider reads, with the parser's types, bounds and defaults.
 """
 

@@ -18,7 +18,8 @@ PROG = "python -m fxiaoke_provider.doctor"
 DESCRIPTION = (
     "Check an Fxiaoke connection against the gateway: fields, host, one token call. Read-only "
     "unless --send is given; --send writes one short test text to the acting user's own chat "
-    "for each id kind and revokes it when the answer holds a message id. Exit code 0 when healthy."
+    "for each id kind, from the sender the hook uses (the service account, else the app itself), "
+    "and revokes it when the answer holds a message id. Exit code 0 when healthy."
 )
 _OPEN_ID_RE = re.compile(re.escape(protocol.OPEN_USER_ID_PREFIX) + r"\w+", re.ASCII)
 
@@ -59,8 +60,9 @@ ARGUMENTS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("--send",),
         {
             "action": "store_true",
-            "help": "also send one short test text to the acting user (user_id) through the "
-            "connection's service account, in each id kind the auth style may accept",
+            "help": "also send one short test text to the acting user (user_id) as the hook sends: "
+            "through the connection's service account (service_id), else as the app itself, in each "
+            "id kind the auth style may accept",
         },
     ),
     (

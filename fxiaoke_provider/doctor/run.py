@@ -42,7 +42,7 @@ def run_doctor(
     hook_factory: HookFactory = default_hook,
     resolver: Resolver = resolve,
     clock: Clock = time.monotonic,
-    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc),
+    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> tuple[Report, Redactor]:
     report = Report(options.conn_id, header=_header(now))
     redactor = Redactor()
@@ -50,7 +50,7 @@ def run_doctor(
     wire = WireLog()
     checks = ReadOnlyChecks(hook, wire, redactor, resolver=resolver, clock=clock)
 
-    connection = report.add(checks.connection())
+    report.add(checks.connection())
     if checks.config is None:
         return report, redactor
     config = checks.config
@@ -66,11 +66,8 @@ def run_doctor(
     if token.status is not Status.OK:
         report.add(Finding("send", Status.NOT_RUN, "no token"))
         return report, redactor
-    if config.service_id is None:
-        report.add(Finding("send", Status.NOT_RUN, "no service_id to send with", fix=connection.fix))
-        return report, redactor
-
     sending = SendChecks(hook, config, wire, urlsplit(config.base_url).hostname or "")
+    report.add(sending.sender())
     open_id = options.open_user_id
     if open_id is None and options.mobile:
         lookup, open_id = sending.lookup_open_id(options.mobile)

@@ -1,5 +1,7 @@
 """``--send``: one short text to the acting user in each id kind the auth style may take, then revoke.
 
+The sender is the one the hook uses: the connection's service account when it names one
+(``service_id``), else the app itself (``/cgi/message/send``), so the check covers what tasks will do.
 Recipients are only ever the acting user: the connection's ``user_id``, or the open id the person
 running the doctor gave for themselves (``--open-user-id``) or found by their own mobile number.
 Every call is made once (the hook is built with one attempt): a retried send could deliver twice.
@@ -49,6 +51,13 @@ class SendChecks:
         self.config = config
         self.wire = wire
         self.host = host
+        self.service_id = config.service_id
+        if self.service_id:
+            self.path = wire.SERVICE_MESSAGE_SEND_PATH
+            self.sender_name = f"service account {self.service_id}"
+        else:
+            self.path = wire.APP_MESSAGE_SEND_PATH
+            self.sender_name = "the app itself"
 
     def _diagnosed(self, check: str, error: Exception, mark: int, status: Status = Status.FAIL) -> Finding:
         diagnosis = diagnose(error, host=self.host, auth_style=self.config.auth_style)
@@ -104,13 +113,23 @@ class SendChecks:
         ]
 
     # --- sending ---------------------------------------------------------------------------------
+    def sender(self) -> Finding:
+        """Which sender the test messages (and the hook's sends) go out as."""
+        details = {"sender": "service account" if self.service_id else "app", "path": self.path}
+        if self.service_id:
+            details["service_id"] = self.service_id
+            return Finding("sender", Status.OK, f"{self.sender_name} ({self.path})", details=details)
+        summary = f"{self.sender_name} ({self.path}): the connection has no service_id"
+        return Finding("sender", Status.OK, summary, details=details)
+
     def _body(self, kind: IdKind, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             wire.TO_USER_FIELD: [kind.recipient],
             wire.MSG_TYPE_FIELD: wire.MSG_TYPE_TEXT,
             wire.MSG_TYPE_TEXT: {wire.TEXT_CONTENT_FIELD: text},
-            wire.SERVICE_ID_FIELD: self.config.service_id,
         }
+        if self.service_id:
+            body[wire.SERVICE_ID_FIELD] = self.service_id
         if kind.convert:
             body[wire.CONVERT_USER_ID_FIELD] = True
         return body
@@ -122,12 +141,12 @@ class SendChecks:
             return Finding(check, Status.NOT_RUN, needs, fix=kind.missing), None
         how = "with convertUserId" if kind.convert else "as is"
         text = (
-            f"Fxiaoke provider check ({kind.name}) for connection {self.config.conn_id}: "
-            "only you receive this; nothing to do."
+            f"Fxiaoke provider check ({kind.name}, sent by {self.sender_name}) for connection "
+            f"{self.config.conn_id}: only you receive this; nothing to do."
         )
         mark = self.wire.mark()
         try:
-            answer = self.hook.call(wire.SERVICE_MESSAGE_SEND_PATH, self._body(kind, text))
+            answer = self.hook.call(self.path, self._body(kind, text))
         except FxiaokeError as error:
             if error.error_code in RECIPIENT_REFUSED_CODES:
                 finding = self._diagnosed(check, error, mark, Status.WARN)
@@ -187,6 +206,12 @@ class SendChecks:
         ids = [a[wire.MESSAGE_ID_FIELD] for a in answers if a.get(wire.MESSAGE_ID_FIELD)]
         if not answers:
             return Finding("revoke", Status.NOT_RUN, "no test message was delivered")
+        if not self.service_id:
+            return Finding(
+                "revoke",
+                Status.NOT_RUN,
+                "messages the app itself sends cannot be revoked (revoke names a service account)",
+            )
         if not ids:
             fields = sorted({key for answer in answers for key in answer})
             return Finding(
@@ -199,7 +224,7 @@ class SendChecks:
         results: list[Finding] = []
         for message_id in ids:
             mark = self.wire.mark()
-            body = {wire.SERVICE_ID_FIELD: self.config.service_id, wire.MESSAGE_ID_FIELD: message_id}
+            body = {wire.SERVICE_ID_FIELD: self.service_id, wire.MESSAGE_ID_FIELD: message_id}
             try:
                 self.hook.call(wire.SERVICE_MESSAGE_REVOKE_PATH, body)
             except FxiaokeError as error:

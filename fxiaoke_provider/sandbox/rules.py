@@ -1,6 +1,6 @@
 """The gateway's rules as the SANDBOX states them, on its own, from the project's OpenAPI reference.
 
-This module is deliberately independent of the client (``fxiaoke_provider.protocol`` and friends):
+This module is deliberately independent of the client (``fxiaoke_provider.gateway.protocol`` and friends):
 the sandbox is a test double of the gateway, so a rule the client gets wrong must not be wrong here
 too, or no test could notice. Source: the project's OpenAPI reference (``fxiaoke-openapi.md``,
 gathered from the Fxiaoke developer manual, Fxiaoke's own demo and public SDKs).
