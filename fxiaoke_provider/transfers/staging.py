@@ -308,8 +308,8 @@ class StagedExport:
                 writer = csv.writer(out, lineterminator="\n")
                 writer.writerow(columns)
                 for part in parts:
-                    with part.open("rb") as lines:
-                        for line in lines:
+                    with part.open("rb") as source:
+                        for line in iter(source.readline, b""):  # Airflow 2's file wrapper has no __iter__
                             record = json.loads(line)
                             writer.writerow([csv_cell(record.get(name)) for name in columns])
         else:
