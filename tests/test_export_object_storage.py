@@ -6,6 +6,7 @@ object storage: windows per timetable, rerun, retry resume, CSV, what reaches XC
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 from datetime import datetime, timezone
@@ -173,3 +174,12 @@ def test_bad_arguments_are_refused_naming_the_field(kwargs, field):
     with pytest.raises(FxiaokeInvalidInputError) as error:
         FxiaokeToObjectStorageOperator(**arguments)
     assert error.value.field == field
+
+
+def test_the_transfer_is_declared_to_airflow():
+    from fxiaoke_provider.get_provider_info import get_provider_info
+
+    (transfer,) = get_provider_info()["transfers"]
+    assert transfer["source-integration-name"] == "Fxiaoke"
+    module = importlib.import_module(transfer["python-module"])
+    assert module.FxiaokeToObjectStorageOperator is FxiaokeToObjectStorageOperator
