@@ -306,7 +306,8 @@ class StagedExport:
             columns = self.fields if self.fields is not None else csv_columns(progress.keys)
             with assembled.open("w", encoding="utf-8", newline="") as out:
                 writer = csv.writer(out, lineterminator="\n")
-                writer.writerow(columns)
+                if columns:  # no fields given and no records: an empty file
+                    writer.writerow(columns)
                 for part in parts:
                     with part.open("rb") as source:
                         for line in iter(source.readline, b""):  # Airflow 2's file wrapper has no __iter__
