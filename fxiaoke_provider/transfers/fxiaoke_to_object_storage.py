@@ -8,7 +8,7 @@ makes it resumable and atomic. The hook and the storage libraries are imported w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +135,16 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
         return [*given, *(window.filters(self.modified_field) if window is not None else [])]
 
     def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            records = self._export(context)
+        except FxiaokeError as error:  # bad input and permanent refusals fail without a retry
+            airflow_error = as_airflow_error(error)
+            if airflow_error is error:
+                raise
+            raise airflow_error from error
+        return {"path": self.dest_path, "records": records}
+
+    def _export(self, context: Context) -> int:
         fields = self._fields()
         window = run_window(context) if self.incremental else None
         if window is not None:
@@ -163,7 +173,9 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
             window=[window.start_ms, window.end_ms] if window is not None else [],
         )
 
-        def read(after_id: str | None) -> Any:
+        def read(after_id: str | None) -> Iterable[dict[str, Any]]:
+            if window is not None and window.empty:
+                return ()
             return self.hook.iter_records(
                 self.object_api_name,
                 filters=filters,
@@ -172,11 +184,4 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
                 after_id=after_id,
             )
 
-        try:
-            records = export.run(read)
-        except FxiaokeError as error:
-            airflow_error = as_airflow_error(error)
-            if airflow_error is error:
-                raise
-            raise airflow_error from error
-        return {"path": self.dest_path, "records": records}
+        return export.run(read)
