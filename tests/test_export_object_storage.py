@@ -162,6 +162,8 @@ def test_no_secret_reaches_the_file_or_xcom(export_env):
         ({"incremental": "yes"}, "incremental"),
         ({"modified_field": ""}, "modified_field"),
         ({"dest_path": " "}, "dest_path"),
+        ({"fields": "name"}, "fields"),
+        ({"fields": ["name", "name"]}, "fields"),
     ],
 )
 def test_bad_arguments_are_refused_naming_the_field(kwargs, field):

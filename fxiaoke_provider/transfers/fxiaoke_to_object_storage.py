@@ -42,6 +42,16 @@ def _check_text(value: Any, name: str) -> str:
     return value
 
 
+def _checked_fields(fields: Any) -> list[str] | None:
+    if fields is None:
+        return None
+    if isinstance(fields, str) or not all(isinstance(name, str) and name for name in fields):
+        raise FxiaokeInvalidInputError("fields", f"must be a list of field names; got {fields!r}")
+    if len(set(fields)) != len(fields):
+        raise FxiaokeInvalidInputError("fields", f"names a field twice: {fields!r}")
+    return list(fields)
+
+
 class FxiaokeToObjectStorageOperator(BaseOperator):
     """
     Export the records of one CRM object into a file in object storage; returns
@@ -108,6 +118,8 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
         self.dest_conn_id = dest_conn_id
         self.file_format = file_format
         self.filters = filters
+        if not (isinstance(fields, str) and "{{" in fields):  # a template is checked once rendered
+            _checked_fields(fields)
         self.fields = fields
         self.incremental = incremental
         self.modified_field = _check_text(modified_field, "modified_field")
@@ -120,13 +132,7 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
         return make_hook(self.fxiaoke_conn_id)
 
     def _fields(self) -> list[str] | None:
-        if self.fields is None:
-            return None
-        if isinstance(self.fields, str) or not all(isinstance(name, str) and name for name in self.fields):
-            raise FxiaokeInvalidInputError("fields", f"must be a list of field names; got {self.fields!r}")
-        if len(set(self.fields)) != len(self.fields):
-            raise FxiaokeInvalidInputError("fields", f"names a field twice: {self.fields!r}")
-        return list(self.fields)
+        return _checked_fields(self.fields)
 
     def _query_filters(self, window: Window | None) -> list[Any]:
         given = [] if self.filters is None else self.filters
