@@ -28,6 +28,13 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {"integration-name": "Fxiaoke", "python-modules": ["fxiaoke_provider.operators.fxiaoke"]}
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Fxiaoke",
+                "target-integration-name": "Common IO",
+                "python-module": "fxiaoke_provider.transfers.fxiaoke_to_object_storage",
+            }
+        ],
         "connection-types": [provider_info_connection_type("fxiaoke_provider.hooks.fxiaoke.FxiaokeHook")],
         "notifications": ["fxiaoke_provider.notifications.fxiaoke.FxiaokeNotifier"],
         # Airflow 3.2+: `airflow fxiaoke doctor`; older versions run `python -m fxiaoke_provider.doctor`.

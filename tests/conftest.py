@@ -16,9 +16,11 @@ user's own Airflow home or database even when pytest is started by hand. Plain h
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from tests.support import EXAMPLE_DAGS, ROOT, TEST_DAGS, connection_dict
@@ -117,3 +119,37 @@ def _fresh_secrets_masker():
     masker = _secrets_masker()
     masker.patterns = set()
     masker.replacer = None
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3-compatible server on loopback (moto's), one per session: Airflow's object storage keeps
+    one filesystem per connection id in the process, so the endpoint must not change between tests."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch):
+    """A fresh bucket on the loopback S3 server, reachable through the ``aws_default`` connection."""
+    import boto3
+
+    from tests.support import S3Bucket, aws_connection
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws_connection(s3_endpoint)))
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return S3Bucket(name, client)

@@ -191,3 +191,35 @@ class ScriptedGateway:
         if callable(answer):
             return answer(path, body)
         return answer
+
+
+# --- object storage: the loopback S3 server ------------------------------------------------------
+def aws_connection(endpoint: str) -> dict[str, Any]:
+    """An ``aws`` connection to an S3-compatible server at ``endpoint`` (test credentials)."""
+    return {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+
+
+class S3Bucket:
+    """A bucket on the loopback S3 server, read directly (not through the code under test)."""
+
+    def __init__(self, name: str, client: Any) -> None:
+        self.name = name
+        self.client = client
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.name}/{key}"
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=key, Body=body)
+
+    def object_keys(self, prefix: str = "") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.messaging.wire import CRM_RECORD_LINK_PREFIX
 from fxiaoke_provider.operators.fxiaoke import TRACE_IDS_XCOM_KEY
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
-from tests.airflow_helpers import load_dag, run_dag, task_states, xcom, xcoms_holding
+from tests.airflow_helpers import forget_runs, load_dag, run_dag, task_states, xcom, xcoms_holding
 from tests.support import EXAMPLE_DAGS, SERVICE_ID
 
 try:
@@ -26,6 +27,7 @@ COVERED = {
     "fxiaoke_cover_images",
     "fxiaoke_crm_card",
     "fxiaoke_deadline_alert",
+    "fxiaoke_crm_nightly_export",
     "fxiaoke_department_broadcast",
     "fxiaoke_dynamic_groups",
     "fxiaoke_failure_alert",
@@ -252,3 +254,38 @@ def test_deadline_alert_tells_which_run_is_late(sandbox, use_connection):
         f"Contract load fxiaoke_deadline_alert is late: run {dag_run.run_id} was still running at its "
         f"deadline {deadline_time}."
     )
+
+
+def test_crm_nightly_export_writes_one_file_per_object(sandbox, use_connection, tmp_path):
+    use_connection(sandbox)
+    objects = ["AccountObj", "ContactObj", "OpportunityObj"]
+    now_ms = int(time.time() * 1000)
+    for name in objects:
+        sandbox.seed_records(name, 20)  # modified long ago
+        recent = [
+            {"name": f"Changed {k}h ago", "last_modified_time": now_ms - k * 3_600_000} for k in range(1, 49)
+        ]
+        sandbox.put_records(name, recent)
+    forget_runs("fxiaoke_crm_nightly_export")
+    dag = load_dag(EXAMPLE_DAGS / "fxiaoke_crm_nightly_export.py", "fxiaoke_crm_nightly_export")
+    dag_run = run_dag(dag, run_conf={"dest": f"file://{tmp_path}"})
+
+    assert task_states(dag_run) == {f"export[{i}]": "success" for i in range(len(objects))}
+    # Airflow 3's cron schedule: a zero-length interval, the first run: everything before its end.
+    # Airflow 2's: the day's data interval.
+    start, end = dag_run.data_interval_start, dag_run.data_interval_end
+    start_ms = int(start.timestamp() * 1000) if start < end else None
+    end_ms = int(end.timestamp() * 1000)
+    for map_index, name in enumerate(objects):
+        path = tmp_path / name / f"{_ds(dag_run)}.jsonl"
+        written = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+        expected = [
+            r
+            for r in sandbox.records(name)
+            if (start_ms is None or start_ms <= r["last_modified_time"]) and r["last_modified_time"] < end_ms
+        ]
+        assert written == expected and len(expected) >= 20
+        assert xcom(dag_run, "export", map_index=map_index) == {
+            "path": f"file://{path}",
+            "records": len(expected),
+        }

@@ -53,6 +53,16 @@ else:
     from airflow.utils.log.secrets_masker import redact as _redact  # type: ignore[no-redef]
 
 
+def object_storage_path(url: str, conn_id: str | None = None) -> Any:
+    """Airflow's ``ObjectStoragePath`` for ``url`` (``file://``, ``s3://``, ``gs://``...), imported
+    when a task needs it so DAG files stay cheap to parse."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import ObjectStoragePath
+    else:
+        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    return ObjectStoragePath(url, conn_id=conn_id)
+
+
 def mask_secret(secret: Any) -> None:
     """Register a value with Airflow's secrets masker so task logs show ``***`` instead."""
     _mask_secret(secret)
@@ -80,5 +90,6 @@ __all__ = [
     "BaseOperator",
     "in_task_process",
     "mask_secret",
+    "object_storage_path",
     "redact",
 ]

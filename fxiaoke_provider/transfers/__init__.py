@@ -1,0 +1,1 @@
+"""Operators that move CRM data out of Fxiaoke into other systems."""
