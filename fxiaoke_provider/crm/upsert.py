@@ -118,6 +118,11 @@ Row = tuple[str, Any]
 RowSource = Callable[[], Iterable[Row]]
 
 
+def _lines(stream: TextIO) -> Iterator[str]:
+    """The stream's lines; by ``readline`` because some object-storage file wrappers do not iterate."""
+    return iter(stream.readline, "")
+
+
 def rows_of_list(records: Iterable[Any], name: str = "records") -> RowSource:
     """Rows given as a list (e.g. pulled from XCom)."""
     items = list(records)
@@ -129,7 +134,7 @@ def json_lines_rows(open_text: Callable[[], AbstractContextManager[TextIO]], sou
 
     def read() -> Iterator[Row]:
         with open_text() as stream:
-            for number, line in enumerate(stream, start=1):
+            for number, line in enumerate(_lines(stream), start=1):
                 if not line.strip():
                     continue
                 label = f"{source} line {number}"
@@ -151,7 +156,7 @@ def csv_rows(open_text: Callable[[], AbstractContextManager[TextIO]], source: st
 
     def read() -> Iterator[Row]:
         with open_text() as stream:
-            reader = csv.reader(stream)
+            reader = csv.reader(_lines(stream))
             header = next(reader, None)
             if header is None:
                 return
