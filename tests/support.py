@@ -182,7 +182,16 @@ class ScriptedGateway:
         self.conn_id = conn_id
         self.calls: list[GatewayCall] = []
 
-    def call(self, path: str, body: dict[str, Any], *, repeatable: bool = False) -> dict[str, Any]:
+    def call(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        repeatable: bool = False,
+        before_send: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        if before_send is not None:
+            before_send("scripted-third-trace-id")
         self.calls.append(GatewayCall(path, copy.deepcopy(body), repeatable))
         assert self.answers, f"unscripted call to {path}"
         answer = self.answers[0] if callable(self.answers[0]) else self.answers.pop(0)
@@ -223,3 +232,83 @@ class S3Bucket:
     def object_keys(self, prefix: str = "") -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+# --- a scripted CRM store for the upsert engine's edge cases ------------------------------------
+class FakeRecords:
+    """CRM reads and writes over a dict, counting calls the way the gateway would (one per page).
+
+    ``script[match value]`` makes the next create of that value misbehave: ``"refuse"`` (a content
+    refusal, errorCode 10422), ``"lose"`` (created, answer lost), ``"lose-unsent"`` (answer lost,
+    nothing created), ``"busy"`` (refused before any work), ``"quota"`` (the tenant's quota is gone).
+    Creates without ``name`` are refused locally, as the create check does. The provider's
+    exceptions are imported inside ``create_record``, so importing this module still imports nothing.
+    """
+
+    def __init__(self, records: list[dict[str, Any]] | None = None) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.script: dict[Any, str] = {}
+        self._next = 0
+        for record in records or []:
+            self.add(record)
+
+    def add(self, fields: dict[str, Any]) -> str:
+        self._next += 1
+        record_id = f"{self._next:024x}"
+        self.records[record_id] = {"_id": record_id, **fields}
+        return record_id
+
+    def count(self, kind: str) -> int:
+        return sum(1 for call, _ in self.calls if call == kind)
+
+    def with_value(self, field: str, value: Any) -> list[dict[str, Any]]:
+        return [r for r in self.records.values() if r.get(field) == value]
+
+    def iter_records(self, object_api_name, *, filters=None, fields=None, page_size=100, after_id=None):
+        ((name, operator, values),) = filters
+        assert operator == "IN" and len(values) <= 100
+        wanted = {str(v) for v in values}
+        hits = sorted(
+            (r for r in self.records.values() if str(r.get(name)) in wanted), key=lambda r: r["_id"]
+        )
+        while True:
+            self.calls.append(("query", list(values)))
+            page = [r for r in hits if after_id is None or r["_id"] > after_id][:page_size]
+            for record in page:
+                yield {k: v for k, v in record.items() if fields is None or k in fields}
+            if len(page) < page_size:
+                return
+            after_id = page[-1]["_id"]
+
+    def create_record(self, object_api_name, fields, *, before_send=None):
+        from fxiaoke_provider import exceptions
+
+        if not fields.get("name"):
+            raise exceptions.FxiaokeInvalidInputError(
+                "fields['name']", "is required on create and must not be empty"
+            )
+        third = f"third-{len(self.calls)}"
+        if before_send is not None:
+            before_send(third)
+        self.calls.append(("create", dict(fields)))
+        action = next((self.script.pop(v) for v in list(self.script) if v in fields.values()), None)
+        ids = {"third_trace_id": third, "path": "/cgi/crm/v2/data/create"}
+        if action == "refuse":
+            raise exceptions.FxiaokePermanentError(
+                "refused", error_code=10422, error_message="bad value", **ids
+            )
+        if action == "busy":
+            raise exceptions.FxiaokeTransientError("busy", error_code=-1, **ids)
+        if action == "quota":
+            raise exceptions.FxiaokePermanentError("quota", error_code=30002, **ids)
+        if action == "lose-unsent":
+            raise exceptions.FxiaokeOutcomeUnknownError("lost", **ids)
+        record_id = self.add(dict(fields))
+        if action == "lose":
+            raise exceptions.FxiaokeOutcomeUnknownError("lost", **ids)
+        return record_id
+
+    def update_record(self, object_api_name, record_id, fields):
+        self.calls.append(("update", (record_id, dict(fields))))
+        self.records[record_id].update(fields)

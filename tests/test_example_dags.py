@@ -31,6 +31,7 @@ COVERED = {
     "fxiaoke_department_broadcast",
     "fxiaoke_dynamic_groups",
     "fxiaoke_failure_alert",
+    "fxiaoke_leads_from_file",
     "fxiaoke_nightly_load",
     "fxiaoke_on_call_by_mobile",
 }
@@ -289,3 +290,22 @@ def test_crm_nightly_export_writes_one_file_per_object(sandbox, use_connection, 
             "path": f"file://{path}",
             "records": len(expected),
         }
+
+
+def test_leads_from_a_file_are_upserted_once_and_a_rerun_creates_nothing(
+    sandbox, use_connection, monkeypatch, tmp_path
+):
+    use_connection(sandbox)
+    monkeypatch.setenv("FXIAOKE_LEADS_LANDING", f"file://{tmp_path}")
+    first = _run_example("fxiaoke_leads_from_file")
+
+    assert task_states(first) == dict.fromkeys(["land_form_leads", "upsert_leads"], "success")
+    assert xcom(first, "upsert_leads") == {"created": 3, "updated": 0, "refused": 0}
+    assert (tmp_path / f"leads-{_ds(first)}.jsonl").exists()
+    ids = ["form-1001", "form-1002", "form-1003"]
+    leads = list(FxiaokeHook().iter_records("LeadsObj", filters=[("external_id__c", "IN", ids)]))
+    assert sorted(lead["external_id__c"] for lead in leads) == ids
+    assert sorted(lead["_id"] for lead in leads) == sorted(xcom(first, "upsert_leads", "created_ids"))
+
+    again = _run_example("fxiaoke_leads_from_file")
+    assert xcom(again, "upsert_leads") == {"created": 0, "updated": 3, "refused": 0}

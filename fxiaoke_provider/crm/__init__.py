@@ -7,7 +7,7 @@ Wire names are in :mod:`.wire`, the checks of query input in :mod:`.filters`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fxiaoke_provider.crm import reading, wire, writing
@@ -71,9 +71,15 @@ class Crm:
         """The tenant's objects."""
         return reading.list_objects(self.gateway)
 
-    def create_record(self, object_api_name: str, fields: Mapping[str, Any]) -> str:
+    def create_record(
+        self,
+        object_api_name: str,
+        fields: Mapping[str, Any],
+        *,
+        before_send: Callable[[str], None] | None = None,
+    ) -> str:
         """Create one record, sent once; return its ``_id``."""
-        return writing.create_record(self.gateway, object_api_name, fields)
+        return writing.create_record(self.gateway, object_api_name, fields, before_send=before_send)
 
     def update_record(self, object_api_name: str, record_id: str, fields: Mapping[str, Any]) -> None:
         """Set ``fields`` on one record (safe to repeat)."""

@@ -8,6 +8,7 @@ anyway, after spending a call of the daily quota.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from fxiaoke_provider.crm import wire
@@ -31,7 +32,14 @@ class CrmGateway(Protocol):
     user_id: str | None
     conn_id: str | None
 
-    def call(self, path: str, body: dict[str, Any], *, repeatable: bool = False) -> dict[str, Any]: ...
+    def call(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        repeatable: bool = False,
+        before_send: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def _config_error(gateway: CrmGateway, rule: str) -> FxiaokeInvalidInputError:

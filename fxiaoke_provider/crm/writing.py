@@ -19,7 +19,7 @@ does with one is undocumented), an update names its record.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fxiaoke_provider.crm import wire
@@ -50,11 +50,18 @@ def _checked_fields(fields: Any) -> dict[str, Any]:
     return checked
 
 
-def create_record(gateway: CrmGateway, object_api_name: str, fields: Mapping[str, Any]) -> str:
+def create_record(
+    gateway: CrmGateway,
+    object_api_name: str,
+    fields: Mapping[str, Any],
+    *,
+    before_send: Callable[[str], None] | None = None,
+) -> str:
     """Create one record; return its ``_id`` (the answer's ``dataId``).
 
     Sent once: an unknown outcome raises ``FxiaokeOutcomeUnknownError`` (with the
-    ``thirdTraceId``) rather than risking a second record.
+    ``thirdTraceId``) rather than risking a second record. ``before_send`` gets the request's
+    ``thirdTraceId`` just before it goes out, so a journal can record the create as in flight.
     """
     name = check_object_api_name(object_api_name)
     checked = _checked_fields(fields)
@@ -76,7 +83,7 @@ def create_record(gateway: CrmGateway, object_api_name: str, fields: Mapping[str
             wire.DETAILS_FIELD: {},
         },
     )
-    answer = gateway.call(path, body)
+    answer = gateway.call(path, body, before_send=before_send)
     record_id = answer.get(wire.DATA_ID_FIELD)
     if not isinstance(record_id, str) or not record_id:
         raise FxiaokeProtocolError(

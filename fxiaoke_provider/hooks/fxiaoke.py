@@ -297,10 +297,16 @@ class FxiaokeHook(BaseHook):
         with self._airflow_semantics():
             return self.client.crm.list_objects()
 
-    def create_record(self, object_api_name: str, fields: Mapping[str, Any]) -> str:
-        """Create a record; its id."""
+    def create_record(
+        self,
+        object_api_name: str,
+        fields: Mapping[str, Any],
+        *,
+        before_send: Callable[[str], None] | None = None,
+    ) -> str:
+        """Create a record, sent once; its id. ``before_send`` gets the ``thirdTraceId`` first."""
         with self._airflow_semantics():
-            return self.client.crm.create_record(object_api_name, fields)
+            return self.client.crm.create_record(object_api_name, fields, before_send=before_send)
 
     def update_record(self, object_api_name: str, record_id: str, fields: Mapping[str, Any]) -> None:
         """Update fields of a record."""
