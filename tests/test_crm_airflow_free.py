@@ -1,7 +1,7 @@
 """The CRM package works without Airflow: it imports nothing of it, directly or through the provider.
 
 Checked twice: statically (every import in ``fxiaoke_provider/crm`` is the standard library, the
-package itself or the public errors), and at run time in a fresh interpreter where ``airflow``
+package itself, the gateway core or the public errors), and at run time in a fresh interpreter where ``airflow``
 cannot be imported at all. The run-time check needs the errors module itself to be Airflow-free
 and is skipped while it is not.
 """
@@ -17,7 +17,8 @@ import pytest
 from tests.support import ROOT
 
 CRM = ROOT / "fxiaoke_provider" / "crm"
-ALLOWED_PROVIDER_MODULES = ("fxiaoke_provider.crm", "fxiaoke_provider.exceptions")
+#: The capability, the public errors and the Airflow-free gateway core it is built on.
+ALLOWED_PROVIDER_MODULES = ("fxiaoke_provider.crm", "fxiaoke_provider.exceptions", "fxiaoke_provider.gateway")
 
 BLOCK_AIRFLOW = """
 import sys

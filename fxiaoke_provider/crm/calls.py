@@ -17,6 +17,7 @@ from fxiaoke_provider.exceptions import (
     FxiaokeInvalidInputError,
     FxiaokeProtocolError,
 )
+from fxiaoke_provider.gateway import protocol
 
 
 class CrmGateway(Protocol):
@@ -55,19 +56,19 @@ def acting_user_fields(gateway: CrmGateway) -> dict[str, str]:
     Called before anything is sent, so a legacy connection without an ``FSUID_`` acting user
     fails with a configuration error naming ``user_id`` instead of a refused call.
     """
-    if gateway.auth_style != wire.LEGACY_STYLE:
+    if gateway.auth_style != protocol.LEGACY_STYLE:
         return {}  # header style: the gateway sends the acting employee in its own header
     user_id = gateway.user_id
     if not user_id:
         raise _config_error(
             gateway,
             "is required for CRM calls in legacy auth style: the acting user's open id "
-            f"({wire.OPEN_USER_ID_PREFIX}...), sent as {wire.CURRENT_OPEN_USER_ID_FIELD}",
+            f"({protocol.OPEN_USER_ID_PREFIX}...), sent as {wire.CURRENT_OPEN_USER_ID_FIELD}",
         )
-    if not user_id.startswith(wire.OPEN_USER_ID_PREFIX):
+    if not user_id.startswith(protocol.OPEN_USER_ID_PREFIX):
         raise _config_error(
             gateway,
-            f"must be an open user id ({wire.OPEN_USER_ID_PREFIX}...) in legacy auth style; got {user_id!r}",
+            f"must be an open user id ({protocol.OPEN_USER_ID_PREFIX}...) in legacy auth style; got {user_id!r}",
         )
     return {wire.CURRENT_OPEN_USER_ID_FIELD: user_id}
 

@@ -47,12 +47,8 @@ def data_path(object_api_name: str, action: DataAction) -> str:
 
 
 # --- auth in the body (legacy style) -------------------------------------------------------------
-#: The gateway's ``auth_style`` value of the body style (the header style needs nothing from CRM).
-LEGACY_STYLE: Final = "legacy"
 #: Legacy style: the acting user's open id, top level of every CRM body; refused when missing.
 CURRENT_OPEN_USER_ID_FIELD: Final = "currentOpenUserId"
-#: Open user ids start with this; legacy style names its acting user by one.
-OPEN_USER_ID_PREFIX: Final = "FSUID_"
 
 # --- query body ---------------------------------------------------------------------------------
 DATA_FIELD: Final = "data"
