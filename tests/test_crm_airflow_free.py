@@ -1,9 +1,8 @@
 """The CRM package works without Airflow: it imports nothing of it, directly or through the provider.
 
 Checked twice: statically (every import in ``fxiaoke_provider/crm`` is the standard library, the
-package itself, the gateway core or the public errors), and at run time in a fresh interpreter where ``airflow``
-cannot be imported at all. The run-time check needs the errors module itself to be Airflow-free
-and is skipped while it is not.
+package itself, the gateway core or the public errors), and at run time in a fresh interpreter
+where ``airflow`` cannot be imported at all.
 """
 
 from __future__ import annotations

@@ -68,7 +68,8 @@ def acting_user_fields(gateway: CrmGateway) -> dict[str, str]:
     if not user_id.startswith(protocol.OPEN_USER_ID_PREFIX):
         raise _config_error(
             gateway,
-            f"must be an open user id ({protocol.OPEN_USER_ID_PREFIX}...) in legacy auth style; got {user_id!r}",
+            f"must be an open user id ({protocol.OPEN_USER_ID_PREFIX}...) in legacy auth style; "
+            f"got {user_id!r}",
         )
     return {wire.CURRENT_OPEN_USER_ID_FIELD: user_id}
 
