@@ -248,8 +248,7 @@ def test_send_tries_each_id_kind_and_reaches_only_the_acting_user(sandbox, use_c
     assert all(m["msgType"] == "text" and m["serviceId"] == "FSAID_service_alerts" for m in sent)
     assert "sent by service account FSAID_service_alerts" in sent[0]["message"]["content"]
     assert (
-        line(out, "sender")
-        == f"OK service account FSAID_service_alerts ({protocol.SERVICE_MESSAGE_SEND_PATH})"
+        line(out, "sender") == f"OK service account FSAID_service_alerts ({wire.SERVICE_MESSAGE_SEND_PATH})"
     )
     assert line(out, "send: employee id") == (
         f"OK accepted employee id {USER_ID} sent as is; answer fields: errorCode, errorDescription, "
@@ -300,14 +299,14 @@ def test_send_without_a_service_account_goes_out_as_the_app_itself(sandbox, use_
 
     assert code == 0, out + err
     (message,) = sandbox.messages()
-    assert message["path"] == protocol.APP_MESSAGE_SEND_PATH
+    assert message["path"] == wire.APP_MESSAGE_SEND_PATH
     assert message["toUser"] == [USER_ID] and message["serviceId"] is None
     assert "sent by the app itself" in message["message"]["content"]
     assert line(out, "connection").endswith(
         "no service_id: messages go out as the app itself and revoke is unavailable"
     )
     assert line(out, "sender") == (
-        f"OK the app itself ({protocol.APP_MESSAGE_SEND_PATH}): the connection has no service_id"
+        f"OK the app itself ({wire.APP_MESSAGE_SEND_PATH}): the connection has no service_id"
     )
     assert line(out, "send: employee id") == (
         f"OK accepted employee id {USER_ID} sent as is; answer fields: errorCode, errorDescription, "

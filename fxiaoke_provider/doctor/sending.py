@@ -18,7 +18,7 @@ from fxiaoke_provider.doctor.findings import Finding, Status
 from fxiaoke_provider.doctor.wire import WireLog
 from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.gateway import protocol
-from fxiaoke_provider.messaging import wire
+from fxiaoke_provider.messaging import wire as message_wire
 
 if TYPE_CHECKING:
     from fxiaoke_provider.connection.config import FxiaokeConnectionConfig
@@ -53,10 +53,10 @@ class SendChecks:
         self.host = host
         self.service_id = config.service_id
         if self.service_id:
-            self.path = wire.SERVICE_MESSAGE_SEND_PATH
+            self.path = message_wire.SERVICE_MESSAGE_SEND_PATH
             self.sender_name = f"service account {self.service_id}"
         else:
-            self.path = wire.APP_MESSAGE_SEND_PATH
+            self.path = message_wire.APP_MESSAGE_SEND_PATH
             self.sender_name = "the app itself"
 
     def _diagnosed(self, check: str, error: Exception, mark: int, status: Status = Status.FAIL) -> Finding:
@@ -72,13 +72,13 @@ class SendChecks:
         check = "open id by mobile"
         mark = self.wire.mark()
         try:
-            body = {wire.MOBILE_FIELD: mobile}
-            answer = self.hook.call(wire.USER_BY_MOBILE_PATH, body, repeatable=True)
+            body = {message_wire.MOBILE_FIELD: mobile}
+            answer = self.hook.call(message_wire.USER_BY_MOBILE_PATH, body, repeatable=True)
         except FxiaokeError as error:
             return self._diagnosed(check, error, mark), None
-        employees = answer.get(wire.EMPLOYEE_LIST_FIELD)
+        employees = answer.get(message_wire.EMPLOYEE_LIST_FIELD)
         first = employees[0] if isinstance(employees, list) and employees else None
-        open_id = first.get(wire.OPEN_USER_ID_FIELD) if isinstance(first, dict) else None
+        open_id = first.get(message_wire.OPEN_USER_ID_FIELD) if isinstance(first, dict) else None
         shown = mask_mobile(mobile)
         if not isinstance(open_id, str) or not open_id.startswith(protocol.OPEN_USER_ID_PREFIX):
             finding = Finding(
@@ -124,14 +124,14 @@ class SendChecks:
 
     def _body(self, kind: IdKind, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {
-            wire.TO_USER_FIELD: [kind.recipient],
-            wire.MSG_TYPE_FIELD: wire.MSG_TYPE_TEXT,
-            wire.MSG_TYPE_TEXT: {wire.TEXT_CONTENT_FIELD: text},
+            message_wire.TO_USER_FIELD: [kind.recipient],
+            message_wire.MSG_TYPE_FIELD: message_wire.MSG_TYPE_TEXT,
+            message_wire.MSG_TYPE_TEXT: {message_wire.TEXT_CONTENT_FIELD: text},
         }
         if self.service_id:
-            body[wire.SERVICE_ID_FIELD] = self.service_id
+            body[message_wire.SERVICE_ID_FIELD] = self.service_id
         if kind.convert:
-            body[wire.CONVERT_USER_ID_FIELD] = True
+            body[message_wire.CONVERT_USER_ID_FIELD] = True
         return body
 
     def send(self, kind: IdKind) -> tuple[Finding, dict[str, Any] | None]:
@@ -157,17 +157,17 @@ class SendChecks:
             finding.details.update(recipient=kind.recipient, convertUserId=kind.convert, accepted=False)
             return finding, None
         fields = sorted(answer)
-        has_id = wire.MESSAGE_ID_FIELD in answer
+        has_id = message_wire.MESSAGE_ID_FIELD in answer
         summary = (
             f"accepted {kind.name} {kind.recipient} sent {how}; answer fields: {', '.join(fields)} "
             f"({'with' if has_id else 'no'} messageId)"
         )
         details = {
             "recipient": kind.recipient,
-            wire.CONVERT_USER_ID_FIELD: kind.convert,
+            message_wire.CONVERT_USER_ID_FIELD: kind.convert,
             "accepted": True,
             "answer_fields": fields,
-            "message_id": answer.get(wire.MESSAGE_ID_FIELD),
+            "message_id": answer.get(message_wire.MESSAGE_ID_FIELD),
         }
         finding = Finding(check, Status.OK, summary, details=details)
         collect_ids(finding, self.wire.since(mark))
@@ -203,7 +203,7 @@ class SendChecks:
         )
 
     def revoke(self, answers: list[dict[str, Any]]) -> Finding:
-        ids = [a[wire.MESSAGE_ID_FIELD] for a in answers if a.get(wire.MESSAGE_ID_FIELD)]
+        ids = [a[message_wire.MESSAGE_ID_FIELD] for a in answers if a.get(message_wire.MESSAGE_ID_FIELD)]
         if not answers:
             return Finding("revoke", Status.NOT_RUN, "no test message was delivered")
         if not self.service_id:
@@ -224,9 +224,9 @@ class SendChecks:
         results: list[Finding] = []
         for message_id in ids:
             mark = self.wire.mark()
-            body = {wire.SERVICE_ID_FIELD: self.service_id, wire.MESSAGE_ID_FIELD: message_id}
+            body = {message_wire.SERVICE_ID_FIELD: self.service_id, message_wire.MESSAGE_ID_FIELD: message_id}
             try:
-                self.hook.call(wire.SERVICE_MESSAGE_REVOKE_PATH, body)
+                self.hook.call(message_wire.SERVICE_MESSAGE_REVOKE_PATH, body)
             except FxiaokeError as error:
                 finding = self._diagnosed("revoke", error, mark, Status.WARN)
                 finding.summary = f"revoking messageId {message_id} failed: {finding.summary}"
