@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -147,3 +147,36 @@ class FxiaokeClient(Gateway):
     def upload_image(self, file: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
         """``client.messaging.upload_image``: an image's media id, for articles' ``coverImage``."""
         return self.messaging.upload_image(file, filename)
+
+    # CRM shorthands: the same arguments as ``client.crm``'s methods of the same names.
+    def iter_records(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """``client.crm.iter_records``: every matching record once, streamed, in ``_id`` order."""
+        return self.crm.iter_records(*args, **kwargs)
+
+    def query_records(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """``client.crm.query_records``: a small query's records; raises beyond ``max_records``."""
+        return self.crm.query_records(*args, **kwargs)
+
+    def get_record(self, object_api_name: str, record_id: str) -> dict[str, Any] | None:
+        """``client.crm.get_record``: one record by ``_id``, or None."""
+        return self.crm.get_record(object_api_name, record_id)
+
+    def describe_object(self, object_api_name: str) -> dict[str, Any]:
+        """``client.crm.describe_object``: the object's field map."""
+        return self.crm.describe_object(object_api_name)
+
+    def list_objects(self) -> list[dict[str, Any]]:
+        """``client.crm.list_objects``: the tenant's objects."""
+        return self.crm.list_objects()
+
+    def create_record(self, *args: Any, **kwargs: Any) -> str:
+        """``client.crm.create_record``: create one record, sent once; its ``_id``."""
+        return self.crm.create_record(*args, **kwargs)
+
+    def update_record(self, object_api_name: str, record_id: str, fields: Mapping[str, Any]) -> None:
+        """``client.crm.update_record``: set fields on one record (safe to repeat)."""
+        self.crm.update_record(object_api_name, record_id, fields)
+
+    def invalidate_record(self, object_api_name: str, record_id: str) -> None:
+        """``client.crm.invalidate_record``: invalidate one record."""
+        self.crm.invalidate_record(object_api_name, record_id)

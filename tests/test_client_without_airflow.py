@@ -2,7 +2,8 @@
 
 A fresh interpreter (nothing of Airflow loaded by a test runner or a conftest) imports the client,
 sends a text to one person and a split send to 600 through a sandbox gateway, lists the CRM objects,
-and then reports which modules it loaded. ``airflow`` must not be among them.
+reads 250 records and creates one, and then reports which modules it loaded. ``airflow`` must not
+be among them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import io, json, sys
 from fxiaoke_provider.client import FxiaokeClient
 from fxiaoke_provider.sandbox import SandboxGateway, connection_for
 
-with SandboxGateway(port=0, token_delay_s=0, log_stream=io.StringIO()) as gateway:
+seed = {"AccountObj": 250}
+with SandboxGateway(port=0, token_delay_s=0, log_stream=io.StringIO(), crm_seed=seed) as gateway:
     conn = connection_for(gateway.url)
     extra = conn["extra"]
     client = FxiaokeClient(
@@ -38,6 +40,9 @@ with SandboxGateway(port=0, token_delay_s=0, log_stream=io.StringIO()) as gatewa
     one = client.send_message(["1000"], "from a plain script")
     many = client.messaging.send_message([str(2000 + i) for i in range(600)], "to many")
     objects = client.crm.list_objects()
+    accounts = sum(1 for _ in client.iter_records("AccountObj", fields=["name"]))
+    lead_id = client.create_record("LeadsObj", {"name": "from a plain script"})
+    lead = client.get_record("LeadsObj", lead_id)
     delivered = [m["toUser"] for m in gateway.messages()]
     stats = gateway.stats()
 print(json.dumps({
@@ -45,6 +50,8 @@ print(json.dumps({
     "delivered": [len(users) for users in delivered],
     "token_calls": stats["token_calls"],
     "crm_objects": len(objects),
+    "accounts": accounts,
+    "lead": lead["name"],
     "airflow": sorted(name for name in sys.modules if name == "airflow" or name.startswith("airflow.")),
 }))
 """
@@ -66,4 +73,6 @@ def test_a_plain_script_sends_through_the_client_without_airflow(tmp_path) -> No
     assert report["delivered"] == [1, 500, 100]
     assert report["token_calls"] == 1
     assert report["crm_objects"] > 0  # the CRM capability works through the same client
+    assert report["accounts"] == 250  # three pages read
+    assert report["lead"] == "from a plain script"
     assert (tmp_path / "token-cache").is_dir()  # the machine's shared token file, without Airflow
