@@ -158,9 +158,10 @@ class FxiaokeUpsertRecordsOperator(FxiaokeBaseOperator):
         source_format: str | None = None,
         allow_refused_rows: int = 0,
         fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, **kwargs)
+        super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, hook_params=hook_params, **kwargs)
         if not isinstance(object_api_name, str) or not object_api_name.strip():
             raise FxiaokeInvalidInputError(
                 "object_api_name", f"must be a non-empty string; got {object_api_name!r}"
