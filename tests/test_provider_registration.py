@@ -43,7 +43,7 @@ AIRFLOW_SCHEMAS = Path(airflow.__file__).resolve().parent
 JSON_SCHEMA_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
 CLI_TIMEOUT_S = 300
 #: Runtime provider-info fields Airflow 2's schema does not define yet (its providers manager ignores them).
-FIELDS_AIRFLOW_2_DOES_NOT_DEFINE = {"integrations", "hooks", "operators", "cli"}
+FIELDS_AIRFLOW_2_DOES_NOT_DEFINE = {"integrations", "hooks", "operators", "sensors", "cli"}
 
 
 def _import(dotted: str) -> object:
