@@ -291,8 +291,7 @@ def test_send_tries_each_id_kind_and_reaches_only_the_acting_user(sandbox, use_c
     assert all(m["msgType"] == "text" and m["serviceId"] == "FSAID_service_alerts" for m in sent)
     assert "sent by service account FSAID_service_alerts" in sent[0]["message"]["content"]
     assert (
-        line(out, "sender")
-        == f"OK service account FSAID_service_alerts ({wire.SERVICE_MESSAGE_SEND_PATH})"
+        line(out, "sender") == f"OK service account FSAID_service_alerts ({wire.SERVICE_MESSAGE_SEND_PATH})"
     )
     assert line(out, "send: employee id") == (
         f"OK accepted employee id {USER_ID} sent as is; answer fields: errorCode, errorDescription, "
