@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from fxiaoke_provider.airflow_support.version_compat import AirflowFailException
 from fxiaoke_provider.crm.wire import PRESET_DATA_PREFIX, QUERY_ACTION
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
-from fxiaoke_provider.gateway.protocol import SYSTEM_BUSY
+from fxiaoke_provider.gateway.protocol import NO_PERMISSION, SYSTEM_BUSY
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.operators.base import HOOK_PARAMS
 from fxiaoke_provider.operators.crm import FxiaokeQueryOperator, FxiaokeUpsertRecordsOperator
@@ -28,7 +29,7 @@ from fxiaoke_provider.operators.fxiaoke import (
 from fxiaoke_provider.sensors.crm import FxiaokeRecordSensor
 from fxiaoke_provider.transfers.fxiaoke_to_object_storage import FxiaokeToObjectStorageOperator
 from tests.airflow_helpers import load_dag, reschedules, run_dag, task_states, xcom
-from tests.support import TEST_DAGS
+from tests.support import TEST_DAGS, context_with_ti, requests_to
 
 QUERY = PRESET_DATA_PREFIX + QUERY_ACTION
 CONN_ID = "fxiaoke_crm"  # what "{{ params.conn }}" renders to in the test DAGs
@@ -92,8 +93,8 @@ def test_query_renders_the_connection_and_uses_hook_params_and_fails_for_good_be
 ):
     use_connection(sandbox, CONN_ID)  # no fxiaoke_default: only the rendered id finds a connection
     sandbox.seed_records("AccountObj", 40)
-    sandbox.seed_records("ContactObj", 6)
-    sandbox.add_fault(QUERY, "error", code=SYSTEM_BUSY)  # the first query only
+    sandbox.seed_records("Ticket__c", 6)
+    sandbox.add_fault(QUERY, "error", code=SYSTEM_BUSY)  # the first query of a preset object: "owned"
     dag_run = run_dag(load_dag(TEST_DAGS / "fxiaoke_it_crm_query.py", "fxiaoke_it_crm_query"))
 
     assert task_states(dag_run) == {"owned": "success", "too_many": "failed"}
@@ -105,10 +106,10 @@ def test_query_renders_the_connection_and_uses_hook_params_and_fails_for_good_be
     ]
     # hook_params={"retry_max_attempts": 1}: the busy answer ended a try, Airflow's retry read
     assert tries["owned"] == 2
-    # six contacts, max_records=5: failed without a retry (retries=1), nothing pushed
+    # six tickets, max_records=5: failed without a retry (retries=1), nothing pushed
     assert tries["too_many"] == 1
     assert xcom(dag_run, "too_many") is None
-    assert sandbox.crm_counts()["ContactObj"]["queries"] == 1  # asked for 6, got 6: no more pages
+    assert sandbox.crm_counts()["Ticket__c"]["queries"] == 1  # asked for 6, got 6: no more pages
 
 
 # --- the sensor: poke and reschedule ------------------------------------------------------------------
@@ -152,6 +153,16 @@ def test_record_sensor_waits_for_a_match_in_poke_and_reschedule_mode(sandbox, us
     assert xcom(dag_run, "wait_poke") == [{"_id": approved["_id"], "name": "C-1", "approval__c": "approved"}]
     opportunities = sandbox.records("OpportunityObj")
     assert xcom(dag_run, "wait_reschedule") == opportunities[:2]  # max_records=2, in _id order
+
+
+def test_a_poke_the_gateway_refuses_for_good_fails_without_a_retry(sandbox, use_connection):
+    """Through the shared base: the sensor asks the outcomes table like every operator does."""
+    use_connection(sandbox)
+    sandbox.add_fault(QUERY, "error", code=NO_PERMISSION)
+    sensor = FxiaokeRecordSensor(task_id="s", object_api_name="ContractObj")
+    with pytest.raises(AirflowFailException, match=f"errorCode {NO_PERMISSION}"):
+        sensor.poke(context_with_ti()[0])
+    assert [r["errorCode"] for r in requests_to(sandbox, QUERY)] == [NO_PERMISSION]  # one call
 
 
 def test_sensor_checks_max_records_when_the_dag_file_is_parsed():

@@ -35,7 +35,7 @@ with DAG(
     FxiaokeQueryOperator(
         task_id="too_many",
         fxiaoke_conn_id="{{ params.conn }}",
-        object_api_name="ContactObj",
+        object_api_name="Ticket__c",  # the custom path: the fault on the preset path is the other's
         max_records=5,
         retries=1,
         retry_delay=timedelta(0),
