@@ -16,7 +16,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "fxiaoke-provider",
         "name": "Fxiaoke",
-        "description": "Fxiaoke (ShareCRM) service-account messages from Airflow: hook, operators, notifier.",
+        "description": "Fxiaoke (ShareCRM) from Airflow: service-account messages and CRM data; hook, "
+        "operators, sensor, transfer, notifier.",
         "integrations": [
             {
                 "integration-name": "Fxiaoke",
@@ -26,8 +27,15 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": "Fxiaoke", "python-modules": ["fxiaoke_provider.hooks.fxiaoke"]}],
         "operators": [
-            {"integration-name": "Fxiaoke", "python-modules": ["fxiaoke_provider.operators.fxiaoke"]}
+            {
+                "integration-name": "Fxiaoke",
+                "python-modules": [
+                    "fxiaoke_provider.operators.fxiaoke",
+                    "fxiaoke_provider.operators.crm",
+                ],
+            }
         ],
+        "sensors": [{"integration-name": "Fxiaoke", "python-modules": ["fxiaoke_provider.sensors.crm"]}],
         "transfers": [
             {
                 "source-integration-name": "Fxiaoke",

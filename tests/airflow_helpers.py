@@ -96,3 +96,27 @@ def xcoms_holding(dag_run, secrets: list[str]) -> list[tuple[str, int, str]]:
         if any(secret in text for secret in secrets):
             found.append((task_id, map_index, key))
     return found
+
+
+def reschedules(dag_run, task_id: str) -> int:
+    """How many times a sensor of the run was rescheduled (rows of Airflow's task reschedule table)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        if AIRFLOW_V_3_0_PLUS:
+            query = (
+                select(func.count())
+                .select_from(TaskReschedule)
+                .join(TaskInstance, TaskInstance.id == TaskReschedule.ti_id)
+                .where(TaskInstance.run_id == dag_run.run_id, TaskInstance.task_id == task_id)
+            )
+        else:
+            query = select(func.count()).where(
+                TaskReschedule.run_id == dag_run.run_id,
+                TaskReschedule.dag_id == dag_run.dag_id,
+                TaskReschedule.task_id == task_id,
+            )
+        return int(session.scalar(query))

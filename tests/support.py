@@ -312,3 +312,29 @@ class FakeRecords:
     def update_record(self, object_api_name, record_id, fields):
         self.calls.append(("update", (record_id, dict(fields))))
         self.records[record_id].update(fields)
+
+
+# --- what went on the wire, seen from the client's side ---------------------------------------------
+class HasHooks(Protocol):
+    hooks: dict[str, list[Any]]
+
+
+def record_request_bodies(session: HasHooks) -> list[tuple[str, dict[str, Any]]]:
+    """Every JSON request body a ``requests.Session`` sends from now on, as ``(path, body)``, in order.
+
+    Listens on the session's ``response`` hook, so it sees what was actually sent, after the client
+    added everything it adds (e.g. legacy style's body fields).
+    """
+    from urllib.parse import urlsplit
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def on_response(response: Any, *_args: Any, **_kwargs: Any) -> None:
+        body = response.request.body
+        if isinstance(body, bytes):
+            body = body.decode("utf-8")
+        if isinstance(body, str) and body.startswith("{"):
+            sent.append((urlsplit(response.request.url).path, json.loads(body)))
+
+    session.hooks["response"].append(on_response)
+    return sent

@@ -38,7 +38,9 @@ from fxiaoke_provider.sandbox import (
     SandboxGateway,
 )
 from tests.reliability_helpers import TlsFront, self_signed_cert
-from tests.support import USER_ID
+from tests.support import USER_ID, requests_to
+
+DESCRIBE_PATH = "/cgi/crm/v2/object/describe"
 
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 PROVIDER_CLI = AIRFLOW_VERSION >= (3, 2)  # Airflow reads the provider info's "cli" list from 3.2 on
@@ -100,7 +102,7 @@ def test_healthy_connection_reports_the_token_and_sends_nothing(sandbox, use_con
     assert match, token
     first, own = token_requests(sandbox)  # the cached one, then the doctor's own fresh call
     assert match.group(1) == own["traceId"] != first["traceId"]
-    assert [r["path"] for r in sandbox.requests()] == [protocol.TOKEN_PATH] * 2
+    assert [r["path"] for r in sandbox.requests()] == [protocol.TOKEN_PATH] * 2 + [DESCRIBE_PATH]
     assert sandbox.messages() == []
     assert out.rstrip().endswith("Result: healthy, 0 warning(s). This report holds no secrets.")
     assert_no_secret(out + err, *sandbox.issued_tokens())
@@ -111,13 +113,13 @@ def test_json_report_for_machines(sandbox, use_connection, capfd):
     code, out, err = doctor(capfd, "--json")
     report = json.loads(out)  # stdout is the report alone; log lines go to stderr
     assert code == report["exit_code"] == 0 and report["healthy"] is True
-    assert [c["check"] for c in report["checks"]] == ["connection", "host", "token"]
+    assert [c["check"] for c in report["checks"]] == ["connection", "host", "token", "crm"]
     token = report["checks"][2]
     assert token["status"] == "ok"
     assert token["details"]["tenant"] == "sandbox-ea"
     assert token["details"]["expires_in_in_answer"] is True
     assert token["details"]["token_calls"] == 1
-    assert token["traceIds"] == [r["traceId"] for r in sandbox.requests()]
+    assert token["traceIds"] == [r["traceId"] for r in requests_to(sandbox, protocol.TOKEN_PATH)]
     assert_no_secret(out + err, *sandbox.issued_tokens())
 
 
@@ -127,6 +129,47 @@ def test_legacy_style_reports_the_corp_id(sandbox, use_connection, capfd):
     assert code == 0, out
     assert "OK legacy style accepted: enterprise (corpId) FSCID_sandbox0001" in line(out, "token")
     assert [r["path"] for r in sandbox.requests()] == [protocol.LEGACY_TOKEN_PATH]
+    assert line(out, "crm").startswith("WARN not checked: connection 'fxiaoke_default' user_id")
+    assert "fix: set extra 'user_id' to the acting user's open id (FSUID_...)" in out
+
+
+# --- may the app read CRM data ------------------------------------------------------------------------
+@pytest.mark.parametrize("auth_style", ["header", "legacy"])
+def test_crm_check_describes_an_object_as_the_hooks_reads_do(sandbox, use_connection, capfd, auth_style):
+    user = {"user_id": DEFAULT_OPEN_USER_ID} if auth_style == "legacy" else {}
+    use_connection(sandbox, auth_style=auth_style, **user)
+    code, out, _ = doctor(capfd)
+    assert code == 0, out
+    (describe,) = requests_to(sandbox, DESCRIBE_PATH)
+    assert describe["errorCode"] == 0
+    crm = line(out, "crm")
+    assert re.fullmatch(
+        rf"OK the app may read CRM data: AccountObj describes \d+ fields, round trip \d+ ms "
+        rf"\[traceId {re.escape(describe['traceId'])}\]",
+        crm,
+    ), crm
+
+
+def test_crm_refusal_says_what_to_grant_and_leaves_messaging_healthy(sandbox, use_connection, capfd):
+    use_connection(sandbox)
+    sandbox.add_fault(DESCRIBE_PATH, "error", code=protocol.NO_PERMISSION)
+    code, out, _ = doctor(capfd)
+    assert code == 0, out  # a connection for messages needs no CRM access: a warning
+    (describe,) = requests_to(sandbox, DESCRIBE_PATH)  # one attempt
+    assert line(out, "crm") == (
+        f"WARN the app may not read CRM data: errorCode {protocol.NO_PERMISSION} (app lacks permission) "
+        f"for {DESCRIBE_PATH} [traceId {describe['traceId']}]"
+    )
+    assert "fix: grant the app permission to CRM data" in out
+    assert "Result: healthy, 1 warning(s)." in out
+
+
+def test_crm_check_does_not_run_without_a_token(sandbox, use_connection, monkeypatch, capfd):
+    install(monkeypatch, use_connection(sandbox), password=WRONG_SECRET)
+    code, out, _ = doctor(capfd)
+    assert code == 1
+    assert line(out, "crm") == "NOT RUN no token"
+    assert requests_to(sandbox, DESCRIBE_PATH) == []
 
 
 # --- diagnoses -------------------------------------------------------------------------------------
@@ -517,7 +560,7 @@ def test_command_runs_from_the_shell(sandbox, use_connection, monkeypatch):
     (help_rc, help_out, _), (ok_rc, ok_out, _), (bad_rc, bad_out, bad_err) = (_finish(p) for p in runs)
     assert help_rc == 0 and "--open-user-id" in help_out and "--send" in help_out
     report = json.loads(ok_out)
-    assert ok_rc == 0 and [c["status"] for c in report["checks"]] == ["ok", "ok", "ok"]
+    assert ok_rc == 0 and [c["status"] for c in report["checks"]] == ["ok", "ok", "ok", "ok"]
     assert bad_rc == 1
     assert f"errorCode {protocol.CREDENTIALS_REJECTED}" in line(bad_out, "token")
     assert_no_secret(bad_out + bad_err)

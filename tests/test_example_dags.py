@@ -24,6 +24,7 @@ except ImportError:  # deadline alerts exist from Airflow 3.1
 
 COVERED = {
     "fxiaoke_articles",
+    "fxiaoke_contracts_changed_today",
     "fxiaoke_cover_images",
     "fxiaoke_crm_card",
     "fxiaoke_deadline_alert",
@@ -309,3 +310,38 @@ def test_leads_from_a_file_are_upserted_once_and_a_rerun_creates_nothing(
 
     again = _run_example("fxiaoke_leads_from_file")
     assert xcom(again, "upsert_leads") == {"created": 0, "updated": 3, "refused": 0}
+
+
+@pytest.mark.slow  # a mapped send per contract
+def test_contracts_changed_today_send_each_owner_a_card_to_the_record(sandbox, use_connection):
+    use_connection(sandbox)
+    now_ms = int(time.time() * 1000)
+    ages_ms = [1_000, 60_000, *(k * 3 * 3_600_000 for k in range(1, 17))]  # now back to two days ago
+    owners = ["1000", "1001", "1002"]
+    sandbox.put_records(
+        "ContractObj",
+        [
+            {"name": f"Contract {i}", "owner": [owners[i % 3]], "last_modified_time": now_ms - age}
+            for i, age in enumerate(ages_ms)
+        ],
+    )
+    dag_run = _run_example("fxiaoke_contracts_changed_today")
+
+    end = dag_run.data_interval_end or dag_run.run_after
+    start_ms = int(end.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    end_ms = int(end.timestamp() * 1000)
+    changed = [r for r in sandbox.records("ContractObj") if start_ms <= r["last_modified_time"] < end_ms]
+    assert changed and len(changed) < len(ages_ms)  # yesterday's are left out
+    states = task_states(dag_run)
+    assert states.pop("changed_today") == states.pop("contracts_changed_today") == states.pop("cards")
+    assert states == {f"tell_owner[{i}]": "success" for i in range(len(changed))}
+    assert [len(r) for r in xcom(dag_run, "contracts_changed_today")] == [4] * len(changed)
+
+    sent = {m["message"]["link"]["url"]: m for m in sandbox.messages()}
+    assert len(sent) == len(sandbox.messages()) == len(changed)
+    for contract in changed:
+        target = {"objDescApiName": "ContractObj", "objDataId": contract["_id"]}
+        message = sent[CRM_RECORD_LINK_PREFIX + json.dumps(target, separators=(",", ":"))]
+        assert message["msgType"] == "composite"
+        assert message["toUser"] == contract["owner"]
+        assert message["message"]["first"] == {"content": contract["name"]}

@@ -21,14 +21,20 @@ import jsonschema
 import pytest
 
 import fxiaoke_provider
-from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, BaseNotifier
+from fxiaoke_provider.airflow_support.version_compat import (
+    AIRFLOW_V_3_0_PLUS,
+    BaseNotifier,
+    BaseSensorOperator,
+)
 from fxiaoke_provider.connection.form import CONN_FIELDS
 from fxiaoke_provider.gateway.protocol import CREDENTIALS_REJECTED, SUCCESS, TOKEN_PATH
 from fxiaoke_provider.get_provider_info import get_provider_info
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.notifications.fxiaoke import FxiaokeNotifier
+from fxiaoke_provider.operators.crm import FxiaokeQueryOperator, FxiaokeUpsertRecordsOperator
 from fxiaoke_provider.operators.fxiaoke import FxiaokeRevokeMessageOperator, FxiaokeSendMessageOperator
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+from fxiaoke_provider.sensors.crm import FxiaokeRecordSensor
 from tests.support import connection_dict, requests_to
 
 PACKAGE = "fxiaoke-provider"
@@ -37,7 +43,7 @@ AIRFLOW_SCHEMAS = Path(airflow.__file__).resolve().parent
 JSON_SCHEMA_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
 CLI_TIMEOUT_S = 300
 #: Runtime provider-info fields Airflow 2's schema does not define yet (its providers manager ignores them).
-FIELDS_AIRFLOW_2_DOES_NOT_DEFINE = {"integrations", "hooks", "operators", "cli"}
+FIELDS_AIRFLOW_2_DOES_NOT_DEFINE = {"integrations", "hooks", "operators", "sensors", "cli"}
 
 
 def _import(dotted: str) -> object:
@@ -62,7 +68,7 @@ def _json_table(stdout: str) -> list[dict]:
 
 
 # --- provider info as data ------------------------------------------------------------------------
-def test_provider_info_declares_integration_hooks_operators_notifier():
+def test_provider_info_declares_integration_hooks_operators_sensors_notifier():
     info = get_provider_info()
     assert info["package-name"] == PACKAGE
     assert [i["integration-name"] for i in info["integrations"]] == ["Fxiaoke"]
@@ -73,9 +79,17 @@ def test_provider_info_declares_integration_hooks_operators_notifier():
 
     (operators,) = info["operators"]
     assert operators["integration-name"] == "Fxiaoke"
-    (module,) = (importlib.import_module(m) for m in operators["python-modules"])
-    assert module.FxiaokeSendMessageOperator is FxiaokeSendMessageOperator
-    assert module.FxiaokeRevokeMessageOperator is FxiaokeRevokeMessageOperator
+    messages, crm = (importlib.import_module(m) for m in operators["python-modules"])
+    assert messages.FxiaokeSendMessageOperator is FxiaokeSendMessageOperator
+    assert messages.FxiaokeRevokeMessageOperator is FxiaokeRevokeMessageOperator
+    assert crm.FxiaokeQueryOperator is FxiaokeQueryOperator
+    assert crm.FxiaokeUpsertRecordsOperator is FxiaokeUpsertRecordsOperator
+
+    (sensors,) = info["sensors"]
+    assert sensors["integration-name"] == "Fxiaoke"
+    (sensor_module,) = (importlib.import_module(m) for m in sensors["python-modules"])
+    assert sensor_module.FxiaokeRecordSensor is FxiaokeRecordSensor
+    assert issubclass(FxiaokeRecordSensor, BaseSensorOperator)
 
     notifiers = [_import(name) for name in info["notifications"]]
     assert notifiers == [FxiaokeNotifier]

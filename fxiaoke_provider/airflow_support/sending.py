@@ -8,7 +8,7 @@ the operator or the notifier stay cheap to parse.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +27,11 @@ __all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "
 Message = str | dict[str, Any] | list[dict[str, Any]]
 
 
-def make_hook(conn_id: str) -> FxiaokeHook:
+def make_hook(conn_id: str, hook_params: Mapping[str, Any] | None = None) -> FxiaokeHook:
+    """The hook of a task or notifier; ``hook_params`` are ``FxiaokeHook``'s keyword settings."""
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
-    return FxiaokeHook(fxiaoke_conn_id=conn_id)
+    return FxiaokeHook(fxiaoke_conn_id=conn_id, **dict(hook_params or {}))
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,11 @@ def spec_of(owner: Any) -> MessageSpec:
     )
 
 
-def as_airflow_error(error: FxiaokeError) -> BaseException:
+def as_airflow_error(error: FxiaokeError, *, resolved_by_lookup: bool = False) -> BaseException:
     """The error Airflow should see: the provider error itself where a task retry may help, else a
     final ``AirflowFailException`` (bad input, permanent refusals, partial sends, unknown outcomes
-    without at-least-once delivery). The decision is ``gateway.outcomes``'s."""
-    if outcomes.airflow_retries(error):
+    without at-least-once delivery). The decision is ``gateway.outcomes``'s; ``resolved_by_lookup``
+    says the work looks up what it may have written before writing again (the upsert)."""
+    if outcomes.airflow_retries(error, resolved_by_lookup=resolved_by_lookup):
         return error
     return AirflowFailException(f"{type(error).__name__}: {error}")

@@ -25,10 +25,11 @@ AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0)
 AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3)
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import BaseNotifier, BaseOperator
+    from airflow.sdk import BaseNotifier, BaseOperator, BaseSensorOperator, PokeReturnValue
 else:
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
     from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
 
 if TYPE_CHECKING or AIRFLOW_VERSION >= (3, 1):
     from airflow.sdk import BaseHook
@@ -88,6 +89,8 @@ __all__ = [
     "BaseHook",
     "BaseNotifier",
     "BaseOperator",
+    "BaseSensorOperator",
+    "PokeReturnValue",
     "in_task_process",
     "mask_secret",
     "object_storage_path",

@@ -16,7 +16,8 @@ from fxiaoke_provider.messaging import wire
 
 PROG = "python -m fxiaoke_provider.doctor"
 DESCRIPTION = (
-    "Check an Fxiaoke connection against the gateway: fields, host, one token call. Read-only "
+    "Check an Fxiaoke connection against the gateway: fields, host, one token call, one CRM "
+    "describe (may the app read CRM data). Read-only "
     "unless --send is given; --send writes one short test text to the acting user's own chat "
     "for each id kind, from the sender the hook uses (the service account, else the app itself), "
     "and revokes it when the answer holds a message id. Exit code 0 when healthy."

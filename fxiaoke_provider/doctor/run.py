@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fxiaoke_provider.doctor.checks import Clock, ReadOnlyChecks, Resolver, resolve
+from fxiaoke_provider.doctor.crm import crm_read
 from fxiaoke_provider.doctor.findings import Finding, Redactor, Report, Status
 from fxiaoke_provider.doctor.options import DoctorOptions
 from fxiaoke_provider.doctor.sending import SendChecks
@@ -61,6 +62,10 @@ def run_doctor(
         return report, redactor
     wire.attach(getattr(hook, "session", None))
     token = report.add(checks.token_call(host))
+    if token.status is Status.OK:
+        report.add(crm_read(hook, config, wire, clock))
+    else:
+        report.add(Finding("crm", Status.NOT_RUN, "no token"))
     if not options.send:
         return report, redactor
     if token.status is not Status.OK:

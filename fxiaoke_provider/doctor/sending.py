@@ -46,10 +46,10 @@ def mask_mobile(mobile: str) -> str:
 
 
 class SendChecks:
-    def __init__(self, hook: Any, config: FxiaokeConnectionConfig, wire: WireLog, host: str) -> None:
+    def __init__(self, hook: Any, config: FxiaokeConnectionConfig, wire_log: WireLog, host: str) -> None:
         self.hook = hook
         self.config = config
-        self.wire = wire
+        self.wire = wire_log  # not ``wire``: that name is the messaging wire module here
         self.host = host
         self.service_id = config.service_id
         if self.service_id:

@@ -13,15 +13,17 @@ transient (30004, 14001,   yes, with backoff                yes: nothing was don
 -1, HTTP 429/5xx, never
 connected)
 deadline                   no (it is the end of the call)   yes: nothing went out
-outcome unknown (read      only if the call is repeatable   only with at-least-once delivery
-timeout, dropped, 50009,   (a read) or at-least-once was
--2)                        chosen
+outcome unknown (read      only if the call is repeatable   only with at-least-once delivery,
+timeout, dropped, 50009,   (a read) or at-least-once was    or when the work looks up what it
+-2)                        chosen                           wrote before writing it again
 anything else (permanent,  no                               no
 bad input, partial send)
 =========================  ===============================  ==================================
 
 With a durable send journal (Airflow >= 3.3) a task retry resumes a send instead of repeating it,
-so the journal's record changes the Airflow column: see ``retried_by_airflow``.
+so the journal's record changes the Airflow column: see ``retried_by_airflow``. Work that is
+*resolved by look-up* (the CRM upsert: a retry looks every unfinished create up by its match value
+before sending it again) makes an unknown outcome as retryable as a refusal before any work.
 """
 
 from __future__ import annotations
@@ -84,7 +86,11 @@ def is_retryable(error: BaseException, retry_unknown_outcome: bool, *, repeatabl
 
 # --- by Airflow -----------------------------------------------------------------------------------
 def retried_by_airflow(
-    error: FxiaokeError, *, retry_unknown_outcome: bool = False, journal: Journal | None = None
+    error: FxiaokeError,
+    *,
+    retry_unknown_outcome: bool = False,
+    journal: Journal | None = None,
+    resolved_by_lookup: bool = False,
 ) -> bool:
     """Whether Airflow's own task retry should repeat the work that raised ``error``.
 
@@ -93,7 +99,8 @@ def retried_by_airflow(
     would deliver the delivered batches again): never. With a durable journal the retry resumes:
     it sends what the refused or stopped batch and the batches after it were meant to; a batch of
     unknown outcome is not resent (unless at-least-once), so the retry helps while any batch was
-    never sent.
+    never sent. ``resolved_by_lookup``: the work looks up what an unknown outcome may have written
+    before writing it again (the upsert), so a retry cannot write twice.
     """
     if journal is not None and journal.durable:
         cause = error.cause if isinstance(error, FxiaokePartialSendError) else error
@@ -105,13 +112,16 @@ def retried_by_airflow(
     if isinstance(error, (FxiaokeTransientError, FxiaokeDeadlineError)):
         return True
     if isinstance(error, FxiaokeOutcomeUnknownError):
-        return retry_unknown_outcome
+        return retry_unknown_outcome or resolved_by_lookup
     return False
 
 
-def airflow_retries(error: FxiaokeError) -> bool:
-    """The decision ``retried_by_airflow`` made when the error left the hook (its stamp)."""
-    return error.retryable_by_airflow
+def airflow_retries(error: FxiaokeError, *, resolved_by_lookup: bool = False) -> bool:
+    """The decision ``retried_by_airflow`` made when the error left the hook (its stamp); work
+    resolved by look-up also retries what only an unknown outcome stopped."""
+    if error.retryable_by_airflow:
+        return True
+    return resolved_by_lookup and retried_by_airflow(error, resolved_by_lookup=True)
 
 
 def stop_is_final(journal: Journal, *, retry_unknown_outcome: bool) -> bool:

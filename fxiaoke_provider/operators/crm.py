@@ -6,16 +6,16 @@ The hook is imported only when a task runs, so DAG files that use them stay chea
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from functools import cached_property
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID
 from fxiaoke_provider.airflow_support.version_compat import (
-    AIRFLOW_V_3_0_PLUS,
     AIRFLOW_V_3_3_PLUS,
     AirflowFailException,
-    BaseOperator,
+    object_storage_path,
 )
+from fxiaoke_provider.crm.reading import DEFAULT_MAX_RECORDS
 from fxiaoke_provider.crm.upsert import (
     RowSource,
     Upsert,
@@ -26,16 +26,10 @@ from fxiaoke_provider.crm.upsert import (
     rows_of_list,
     source_format,
 )
-from fxiaoke_provider.exceptions import (
-    FxiaokeError,
-    FxiaokeInvalidInputError,
-    FxiaokeOutcomeUnknownError,
-    FxiaokeTransientError,
-)
+from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeInvalidInputError
+from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeBaseOperator
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
     try:
         from airflow.sdk import Context
     except ImportError:
@@ -48,24 +42,81 @@ _REFUSED_IN_MESSAGE = 20
 _SOURCE_FORMATS = ("jsonl", "csv")
 
 
-def _object_storage_path(url: str, conn_id: str | None) -> Any:
-    if AIRFLOW_V_3_0_PLUS:
-        from airflow.sdk import ObjectStoragePath
-    else:
-        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
-    return ObjectStoragePath(url, conn_id=conn_id)
+def rendered_list(value: Any, field: str) -> list[Any] | None:
+    """A templated list as rendered: a list, None, or text holding a JSON list (``| tojson``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise FxiaokeInvalidInputError(
+                field, "rendered to text that is not a JSON list (use the tojson filter)"
+            ) from None
+    if isinstance(value, (dict, str)) or not isinstance(value, Sequence):
+        raise FxiaokeInvalidInputError(field, f"must be a list; got {type(value).__name__}")
+    return list(value)
 
 
-def _upsert_error(error: FxiaokeError) -> BaseException:
-    """What Airflow sees when the upsert stops: a retry resumes from the journal and looks every
-    unfinished create up before sending anything, so a lost answer is as retryable as a refusal
-    before any work. Errors a retry cannot fix (bad input, credentials, quota) fail for good."""
-    if isinstance(error, (FxiaokeTransientError, FxiaokeOutcomeUnknownError)) or error.retryable_by_airflow:
-        return error
-    return AirflowFailException(f"{type(error).__name__}: {error}")
+class FxiaokeQueryOperator(FxiaokeBaseOperator):
+    """
+    Query a CRM object for a small result and hand the records to XCom (``return_value``, a list of
+    records in ``_id`` order), for the tasks downstream: e.g. mapped sends, one per record.
+
+    A result larger than ``max_records`` fails the task without a retry and pushes nothing: XCom is
+    for small results, and an export (``FxiaokeToObjectStorageOperator``) is the tool for large ones.
+    Deciding costs at most ``max_records + 1`` records read.
+
+    :param object_api_name: the object, e.g. ``ContractObj``, or a custom ``..__c`` object (templated).
+    :param filters: conditions that must all hold, in the manual's form
+        (``{"field_name", "operator", "field_values"}``) or the short form
+        ``(field, operator, value or values)`` (templated; an XCom or text rendering to a JSON list
+        works too).
+    :param fields: the fields to return (``_id`` always comes too); None: every field (templated).
+    :param max_records: the most records the task may return (default 1,000).
+    :param fxiaoke_conn_id: the Fxiaoke connection (templated).
+    :param hook_params: the hook's settings (see ``FxiaokeBaseOperator``).
+    """
+
+    template_fields: Sequence[str] = (*BASE_TEMPLATE_FIELDS, "object_api_name", "filters", "fields")
+    template_fields_renderers = {"filters": "json", "fields": "json"}
+
+    def __init__(
+        self,
+        *,
+        object_api_name: str,
+        filters: Sequence[Any] | str | None = None,
+        fields: Sequence[str] | str | None = None,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, hook_params=hook_params, **kwargs)
+        if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
+            raise FxiaokeInvalidInputError(
+                "max_records", f"must be a whole number of at least 1; got {max_records!r}"
+            )
+        self.object_api_name = object_api_name
+        self.filters = filters
+        self.fields = fields
+        self.max_records = max_records
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        def query() -> list[dict[str, Any]]:
+            return self.hook.query_records(
+                self.object_api_name,
+                filters=rendered_list(self.filters, "filters"),
+                fields=rendered_list(self.fields, "fields"),
+                max_records=self.max_records,
+            )
+
+        records = self._run(query)
+        self.log.info("%d record(s) of %s match", len(records), self.object_api_name)
+        return records
 
 
-class FxiaokeUpsertRecordsOperator(BaseOperator):
+class FxiaokeUpsertRecordsOperator(FxiaokeBaseOperator):
     """
     Create or update CRM records, one per row: the record whose ``match_field`` equals the row's
     value is updated, otherwise one is created. Returns ``{"created": n, "updated": n, "refused": n}``;
@@ -90,11 +141,11 @@ class FxiaokeUpsertRecordsOperator(BaseOperator):
     :param source_format: ``jsonl`` or ``csv``; default from the file name's ending.
     :param allow_refused_rows: how many rows may be refused before the task fails (default 0).
     :param fxiaoke_conn_id: the Fxiaoke connection (templated).
+    :param hook_params: the hook's settings (see ``FxiaokeBaseOperator``).
     """
 
-    template_fields: Sequence[str] = ("records", "source_path", "source_conn_id", "fxiaoke_conn_id")
+    template_fields: Sequence[str] = (*BASE_TEMPLATE_FIELDS, "records", "source_path", "source_conn_id")
     template_fields_renderers = {"records": "json"}
-    ui_color = "#ff8000"
 
     def __init__(
         self,
@@ -106,10 +157,11 @@ class FxiaokeUpsertRecordsOperator(BaseOperator):
         source_conn_id: str | None = None,
         source_format: str | None = None,
         allow_refused_rows: int = 0,
-        fxiaoke_conn_id: str = "fxiaoke_default",
+        fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, hook_params=hook_params, **kwargs)
         if not isinstance(object_api_name, str) or not object_api_name.strip():
             raise FxiaokeInvalidInputError(
                 "object_api_name", f"must be a non-empty string; got {object_api_name!r}"
@@ -136,18 +188,11 @@ class FxiaokeUpsertRecordsOperator(BaseOperator):
         self.source_conn_id = source_conn_id
         self.source_format = source_format
         self.allow_refused_rows = allow_refused_rows
-        self.fxiaoke_conn_id = fxiaoke_conn_id
-
-    @cached_property
-    def hook(self) -> FxiaokeHook:
-        from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
-        return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id)
 
     def _rows(self) -> RowSource:
         if self.source_path is not None:
             url = str(self.source_path)
-            path = _object_storage_path(url, self.source_conn_id or None)
+            path = object_storage_path(url, self.source_conn_id or None)
             kind = self.source_format or source_format(url)
             read = json_lines_rows if kind == "jsonl" else csv_rows
             return read(lambda: path.open("r", encoding="utf-8", newline=""), url)
@@ -167,15 +212,10 @@ class FxiaokeUpsertRecordsOperator(BaseOperator):
         store = context.get("task_state_store") if AIRFLOW_V_3_3_PLUS else None
         upsert = Upsert(self.hook, self.object_api_name, self.match_field, journal=UpsertJournal(store))
         try:
-            result = upsert.run(self._rows())
-        except FxiaokeError as error:
-            self._stopped(upsert, error)
-            airflow_error = _upsert_error(error)
-            if airflow_error is error:
-                raise
-            raise airflow_error from error
+            # A retry looks every unfinished create up before sending it again: resolved by look-up.
+            result = self._run(lambda: upsert.run(self._rows()), resolved_by_lookup=True)
         except BaseException as stop:  # execution_timeout, termination: the journal lets a retry resume
-            self._stopped(upsert, stop)
+            self._stopped(upsert, stop.__cause__ if isinstance(stop.__cause__, FxiaokeError) else stop)
             raise
         refused = [row.as_dict() for row in result.refused]
         context["ti"].xcom_push(key=UPSERT_CREATED_IDS_XCOM_KEY, value=result.created_ids)

@@ -6,66 +6,32 @@ is imported only when a task runs, so DAG files that use them stay cheap to pars
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider.airflow_support import task_state
-from fxiaoke_provider.airflow_support.sending import (
-    DEFAULT_CONN_ID,
-    MessageSpec,
-    as_airflow_error,
-    make_hook,
-    spec_of,
-)
-from fxiaoke_provider.airflow_support.version_compat import AirflowFailException, BaseOperator
-from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, MessageSpec, spec_of
+from fxiaoke_provider.airflow_support.version_compat import AirflowFailException
 from fxiaoke_provider.gateway import outcomes, protocol
-from fxiaoke_provider.gateway.deadline import Deadline
 from fxiaoke_provider.messaging import media
 from fxiaoke_provider.messaging.bodies import has_template
+from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeBaseOperator
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
     try:
         from airflow.sdk import Context
     except ImportError:
         from airflow.utils.context import Context  # type: ignore[no-redef]
 
-T = TypeVar("T")
 TRACE_IDS_XCOM_KEY = "trace_ids"
 MESSAGE_IDS_XCOM_KEY = "message_ids"
-
-
-class _FxiaokeOperator(BaseOperator):
-    """Shared hook handling; provider errors reach Airflow as ``sending.as_airflow_error`` says."""
-
-    ui_color = "#ff8000"
-
-    def __init__(self, *, fxiaoke_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.fxiaoke_conn_id = fxiaoke_conn_id
-
-    @cached_property
-    def hook(self) -> FxiaokeHook:
-        return make_hook(self.fxiaoke_conn_id)
-
-    def _run(self, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except FxiaokeError as error:
-            airflow_error = as_airflow_error(error)
-            if airflow_error is error:
-                raise
-            raise airflow_error from error
 
 
 class FxiaokeTerminatedError(BaseException):
     """The task was terminated (SIGTERM) while a send was in progress; raised out of ``on_kill``."""
 
 
-class FxiaokeSendMessageOperator(_FxiaokeOperator):
+class FxiaokeSendMessageOperator(FxiaokeBaseOperator):
     """
     Send a text, card (``composite``) or articles message to Fxiaoke users, each person once.
 
@@ -95,7 +61,14 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
     ``execution_timeout``.
     """
 
-    template_fields: Sequence[str] = ("message", "to_users", "service_id", "to_mobiles", "to_departments")
+    template_fields: Sequence[str] = (
+        *BASE_TEMPLATE_FIELDS,
+        "message",
+        "to_users",
+        "service_id",
+        "to_mobiles",
+        "to_departments",
+    )
     template_fields_renderers = {"message": "json", "to_users": "json"}
 
     def __init__(
@@ -127,15 +100,14 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
     def execute(self, context: Context) -> str | list[str]:
         spec = spec_of(self)
         journal = task_state.journal_for(context)
-        timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
-        self.hook.deadline = Deadline.after(timeout)
+        hook = self.hook  # built now: its deadline counts from the start of the try
         self._sending = True
         try:
-            result = self._run(lambda: spec.send(self.hook, journal))
+            result = self._run(lambda: spec.send(hook, journal))
         except Exception:
             raise
         except BaseException as stop:  # execution_timeout, termination: never a silent resend
-            at_least_once = self.hook.config.retry.retry_unknown_outcome
+            at_least_once = hook.config.retry.retry_unknown_outcome
             if outcomes.stop_is_final(journal, retry_unknown_outcome=at_least_once):
                 raise AirflowFailException(
                     f"the task was stopped ({type(stop).__name__}) after the send began; failing without "
@@ -162,7 +134,7 @@ class FxiaokeSendMessageOperator(_FxiaokeOperator):
             raise FxiaokeTerminatedError("terminated during a send")
 
 
-class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
+class FxiaokeRevokeMessageOperator(FxiaokeBaseOperator):
     """
     Revoke a service-account message; returns the revoke call's ``traceId``.
 
@@ -172,7 +144,7 @@ class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
     :param service_id: service account that sent it; default the connection's ``service_id``.
     """
 
-    template_fields: Sequence[str] = ("message_id", "service_id")
+    template_fields: Sequence[str] = (*BASE_TEMPLATE_FIELDS, "message_id", "service_id")
 
     def __init__(
         self,
@@ -191,7 +163,7 @@ class FxiaokeRevokeMessageOperator(_FxiaokeOperator):
         return str(answer.get(protocol.TRACE_ID_FIELD))
 
 
-class FxiaokeUploadImageOperator(_FxiaokeOperator):
+class FxiaokeUploadImageOperator(FxiaokeBaseOperator):
     """
     Upload an image through the material API; returns its media id (XCom ``return_value``) for
     articles' ``coverImage``, e.g. ``{{ ti.xcom_pull(task_ids='upload_cover') }}``. A media id can be
@@ -204,7 +176,7 @@ class FxiaokeUploadImageOperator(_FxiaokeOperator):
     :param filename: the name the gateway sees (templated); default the file's own name.
     """
 
-    template_fields: Sequence[str] = ("image_path", "filename")
+    template_fields: Sequence[str] = (*BASE_TEMPLATE_FIELDS, "image_path", "filename")
 
     def __init__(
         self,

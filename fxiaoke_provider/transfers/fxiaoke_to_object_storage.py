@@ -8,23 +8,17 @@ makes it resumable and atomic. The hook and the storage libraries are imported w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from functools import cached_property
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, as_airflow_error, make_hook
-from fxiaoke_provider.airflow_support.version_compat import (
-    AIRFLOW_V_3_3_PLUS,
-    BaseOperator,
-    object_storage_path,
-)
-from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeInvalidInputError
+from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID
+from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_3_PLUS, object_storage_path
+from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeBaseOperator
 from fxiaoke_provider.transfers import staging
 from fxiaoke_provider.transfers.window import Window, run_window
 
 if TYPE_CHECKING:
-    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
     try:
         from airflow.sdk import Context
     except ImportError:
@@ -56,7 +50,7 @@ def _checked_fields(fields: Any) -> list[str] | None:
     return list(fields)
 
 
-class FxiaokeToObjectStorageOperator(BaseOperator):
+class FxiaokeToObjectStorageOperator(FxiaokeBaseOperator):
     """
     Export the records of one CRM object into a file in object storage; returns
     ``{"path": <dest_path as rendered>, "records": <count>}`` (XCom ``return_value``).
@@ -81,18 +75,18 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
     :param records_per_part: records per staged part; a retry (Airflow >= 3.3) reads again at most
         this many records that an earlier try had already read.
     :param fxiaoke_conn_id: the ``fxiaoke`` connection (templated).
+    :param hook_params: the hook's settings (see ``FxiaokeBaseOperator``).
     """
 
     template_fields: Sequence[str] = (
+        *BASE_TEMPLATE_FIELDS,
         "object_api_name",
         "dest_path",
         "dest_conn_id",
         "filters",
         "fields",
-        "fxiaoke_conn_id",
     )
     template_fields_renderers = {"filters": "json", "fields": "json"}
-    ui_color = "#ff8000"
 
     def __init__(
         self,
@@ -108,9 +102,10 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
         page_size: int = 100,
         records_per_part: int = DEFAULT_RECORDS_PER_PART,
         fxiaoke_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, hook_params=hook_params, **kwargs)
         if file_format not in staging.FILE_FORMATS:
             raise FxiaokeInvalidInputError(
                 "file_format", f"must be one of {', '.join(staging.FILE_FORMATS)}; got {file_format!r}"
@@ -129,11 +124,6 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
         self.modified_field = _check_text(modified_field, "modified_field")
         self.page_size = page_size
         self.records_per_part = _check_positive(records_per_part, "records_per_part")
-        self.fxiaoke_conn_id = fxiaoke_conn_id
-
-    @cached_property
-    def hook(self) -> FxiaokeHook:
-        return make_hook(self.fxiaoke_conn_id)
 
     def _fields(self) -> list[str] | None:
         return _checked_fields(self.fields)
@@ -145,13 +135,7 @@ class FxiaokeToObjectStorageOperator(BaseOperator):
         return [*given, *(window.filters(self.modified_field) if window is not None else [])]
 
     def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            records = self._export(context)
-        except FxiaokeError as error:  # bad input and permanent refusals fail without a retry
-            airflow_error = as_airflow_error(error)
-            if airflow_error is error:
-                raise
-            raise airflow_error from error
+        records = self._run(lambda: self._export(context))  # bad input, refusals: no retry
         return {"path": self.dest_path, "records": records}
 
     def _export(self, context: Context) -> int:
