@@ -71,11 +71,13 @@ def _task_rows(dag_id: str, run_id: str) -> list[tuple[int, str, int, str | None
 
 def _token_variables() -> list[tuple[str, bool, bool]]:
     """(key, is_encrypted, plaintext-looking) of the Variables the provider keeps tokens in."""
-    from airflow.models import Variable
     from airflow.utils.session import create_session
 
+    from fxiaoke_provider.airflow_support.version_compat import metadata_db_variable
+
+    variable = metadata_db_variable()
     with create_session() as session:
-        rows = session.query(Variable).filter(Variable.key.like("fxiaoke%")).all()
+        rows = session.query(variable).filter(variable.key.like("fxiaoke%")).all()
         return [(row.key, bool(row.is_encrypted), '"value"' in (row._val or "")) for row in rows]
 
 

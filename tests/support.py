@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +83,50 @@ def connection_dict(gateway: HasUrl, tmp_path: Path, *, fields: dict | None = No
 def conn_env(conn_id: str, conn: dict) -> dict[str, str]:
     """The environment variable a deployment would set for this connection."""
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
+
+
+# --- real task processes --------------------------------------------------------------------------
+PROC_SEND = Path(__file__).resolve().parent / "proc_send.py"
+
+
+def run_send_processes(
+    conns: list[dict], signal_dir: Path, *, sends: int = 1, timeout_s: float = 300.0
+) -> list[dict]:
+    """One real process per connection (``tests/proc_send.py``), each sending ``sends`` messages.
+
+    Importing Airflow takes seconds and more so on a busy machine: every process first builds its
+    hook, then all start sending at the same moment (a start file). Returns each process's JSON line
+    (``trace_ids``, ``elapsed_s`` from the start); a process that failed raises with its stderr.
+    """
+    signal_dir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for n, conn in enumerate(conns):
+        env = {**os.environ, **conn_env(f"fx_p{n}", conn)}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(PROC_SEND), str(signal_dir), str(sends), f"p{n}", f"fx_p{n}"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(list(signal_dir.glob("ready-*"))) < len(procs) and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                break  # a process died: its stderr tells why below
+            time.sleep(0.01)
+        (signal_dir / "go-0").touch()
+        outputs = [p.communicate(timeout=timeout_s) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (_out, err) in zip(procs, outputs, strict=True):
+        if p.returncode != 0:
+            raise RuntimeError(f"send process exited {p.returncode}: {err[-3000:]}")
+    return [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
 
 
 # --- what the sandbox recorded ------------------------------------------------------------------

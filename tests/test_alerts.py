@@ -215,3 +215,28 @@ def test_every_event_has_every_fact_in_both_languages(language):
             assert value in str(card["form"]), (event, value, card)
         assert fact.url in text and card["link"]["url"] == fact.url
         assert "None" not in text + str(card)
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="supervised processes exist from Airflow 3")
+def test_failed_tasks_in_a_supervised_process_are_asked_through_the_contexts_ti(monkeypatch):
+    """The DAG processor runs DAG callbacks in a supervised process without DB access: the list comes
+    from the supervisor through the public ``ti.get_task_states`` (the DB path is what ``dag.test()``
+    above proves)."""
+    task_runner = pytest.importorskip("airflow.sdk.execution_time.task_runner")
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", object(), raising=False)
+    asked: list[dict] = []
+
+    class SupervisedTI:
+        task_id = "load"
+
+        def get_task_states(self, **query: object) -> dict[str, dict[str, str]]:
+            asked.append(query)
+            return {"r1": {"extract": "failed", "load": "success", "report": "failed"}}
+
+    context = {"dag_run": {"dag_id": DAG_ID, "run_id": "r1"}, "reason": "task_failure", "ti": SupervisedTI()}
+    facts = alerts.facts_from_context(context)
+
+    assert facts.failed_tasks == ["extract", "report"]
+    assert asked == [{"dag_id": DAG_ID, "run_ids": ["r1"]}]
+    without_ti = alerts.facts_from_context({k: v for k, v in context.items() if k != "ti"})
+    assert without_ti.failed_tasks == []  # left out, not looked for in a DB the process cannot reach

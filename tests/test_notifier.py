@@ -308,3 +308,125 @@ def test_deadline_alert_callback_runs_in_airflows_callback_trigger(sandbox, use_
         "【Airflow】DAG nightly_contracts 未在截止时间 2026-11-24 06:00:00 UTC 前完成"
         "（运行 ID：scheduled__2026-11-24，当前状态：running）。"  # noqa: RUF001
     )
+
+
+# --- the connection id and hook settings -----------------------------------------------------------
+def test_connection_id_is_rendered_before_the_hook_is_made(sandbox, use_connection):
+    """One connection per DAG: ``fxiaoke_{{ dag.dag_id }}`` names a connection only once rendered."""
+    dag = load_dag(TEST_DAGS / "fxiaoke_notifier_dag_success.py")
+    use_connection(sandbox, f"fxiaoke_{dag.dag_id}")
+    notifier = FxiaokeNotifier(to_users=["1000"], message="hello", fxiaoke_conn_id="fxiaoke_{{ dag.dag_id }}")
+    notifier({"dag": dag, "run_id": "r1"})
+
+    assert [m["message"]["content"] for m in sandbox.messages()] == ["hello"]
+    assert notifier.fxiaoke_conn_id == "fxiaoke_{{ dag.dag_id }}"  # the template survives for the next call
+
+
+def test_hook_params_reach_the_hook_and_win_over_the_connection(sandbox, use_connection, captured):
+    """``retry_max_attempts=1``: a refused send is not retried, although the connection allows 7."""
+    use_connection(sandbox)
+    sandbox.add_fault(SEND_PATH, "error", count=2, code=protocol.RATE_LIMITED)
+    dag = load_dag(TEST_DAGS / "fxiaoke_notifier_dag_success.py")
+
+    FxiaokeNotifier(to_users=["1000"], message="hello", hook_params={"retry_max_attempts": 1})(
+        {"dag": dag, "run_id": "r1"}
+    )
+    assert len(requests_to(sandbox, SEND_PATH)) == 1 and sandbox.messages() == []
+    assert "Fxiaoke notification was not sent" in captured()
+
+    FxiaokeNotifier(to_users=["1000"], message="again")({"dag": dag, "run_id": "r1"})
+    assert [m["message"]["content"] for m in sandbox.messages()] == ["again"]  # the extra's 7 attempts
+
+
+@pytest.mark.parametrize(
+    ("hook_params", "rule"),
+    [
+        ({"sleep": 1}, "unknown setting 'sleep'"),
+        ({"timeout": object()}, "must hold plain JSON values"),
+        ({"timeout": float("nan")}, "must hold plain JSON values"),
+        (["timeout", 5], "must be a dict"),
+    ],
+)
+def test_hook_params_must_be_plain_json_settings_of_the_hook(hook_params, rule):
+    """A deadline alert's arguments are stored as JSON with the serialized DAG: checked at parse time."""
+    with pytest.raises(FxiaokeInvalidInputError, match=rule) as caught:
+        FxiaokeNotifier(to_users=["1000"], hook_params=hook_params)
+    assert caught.value.field == "hook_params"
+
+
+def test_hook_params_names_are_the_hooks_own_settings():
+    """The notifier's list of settings is the hook's keyword settings (minus the injected time)."""
+    import inspect
+
+    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+    from fxiaoke_provider.notifications.fxiaoke import HOOK_PARAMS
+
+    parameters = inspect.signature(FxiaokeHook.__init__).parameters.values()
+    settings = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY} - {"sleep", "clock"}
+    assert set(HOOK_PARAMS) == settings
+
+
+# --- templates that cannot be rendered with the context at hand --------------------------------------
+@AWAITABLE
+def test_deadline_alert_with_a_task_template_sends_the_default_alert(sandbox, use_connection, captured):
+    """A deadline alert's context has no ``ti``: the message cannot render, the default alert goes out."""
+    import asyncio
+
+    use_connection(sandbox)
+
+    async def main() -> None:
+        await FxiaokeNotifier(
+            to_users=["1000"], message="{{ ti.task_id }} is late", context=dict(DEADLINE_CONTEXT)
+        )
+
+    asyncio.run(main())
+    [message] = sandbox.messages()
+    assert message["message"]["content"].startswith(DEADLINE_TEXT)
+    logs = captured()
+    assert "message could not be rendered" in logs and "'ti' is undefined" in logs
+
+
+@AWAITABLE
+def test_deadline_alert_with_unrenderable_recipients_is_logged_and_sends_nothing(
+    sandbox, use_connection, captured
+):
+    import asyncio
+
+    use_connection(sandbox)
+
+    async def main() -> None:
+        await FxiaokeNotifier(to_users="{{ ti.xcom_pull('owners') }}", context=dict(DEADLINE_CONTEXT))
+
+    asyncio.run(main())  # does not raise
+    assert sandbox.requests() == []
+    logs = captured()
+    assert "Fxiaoke notification was not sent (templates could not be rendered (to_users: " in logs
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="deadline alerts and the callback trigger exist from 3.x")
+def test_deadline_alert_with_templated_connection_and_hook_params(sandbox, use_connection, monkeypatch):
+    """Through Airflow's ``CallbackTrigger``: kwargs as stored with the DAG (plain JSON), the connection
+    id rendered from the deadline's context."""
+    import asyncio
+
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.triggers.callback import CallbackTrigger
+
+    use_connection(sandbox, "fxiaoke_nightly_contracts")
+    monkeypatch.delenv("AIRFLOW_CONN_FXIAOKE_DEFAULT", raising=False)
+    sandbox.add_fault(SEND_PATH, "error", count=1, code=protocol.RATE_LIMITED)
+    kwargs = {
+        "to_users": ["1000"],
+        "fxiaoke_conn_id": "fxiaoke_{{ dag_run.dag_id }}",
+        "hook_params": {"retry_max_attempts": 2, "timeout": 5},
+    }
+    callback = AsyncCallback(FxiaokeNotifier, kwargs=json.loads(json.dumps(kwargs)))
+    trigger = CallbackTrigger(callback.path, {**callback.kwargs, "context": dict(DEADLINE_CONTEXT)})
+
+    async def events() -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    asyncio.run(events())
+    [message] = sandbox.messages()
+    assert message["message"]["content"].startswith(DEADLINE_TEXT)
+    assert len(requests_to(sandbox, SEND_PATH)) == 2  # the refused one retried within 2 attempts

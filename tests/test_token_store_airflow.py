@@ -18,9 +18,16 @@ from fxiaoke_provider.airflow_support.token_store import (
 )
 from fxiaoke_provider.exceptions import FxiaokeAuthError, FxiaokeTransientError
 from fxiaoke_provider.gateway import protocol
-from fxiaoke_provider.gateway.retry import TOKEN_PATIENCE_S, patient_fetch
+from fxiaoke_provider.gateway.retry import (
+    TOKEN_JITTER_S,
+    TOKEN_PATIENCE_S,
+    TOKEN_REFUSALS_WAITED,
+    TOKEN_WINDOW_S,
+    patient_fetch,
+)
 from fxiaoke_provider.gateway.tokens import AccessToken, FileTokenStore
 from fxiaoke_provider.messaging import wire
+from tests.support import FakeClock
 
 
 class CountingFetch:
@@ -190,7 +197,9 @@ def refusing(times: int, error=None):
 
 
 def test_refusals_are_retried_past_the_sixty_second_window():
-    """The endpoint refuses until its window slides 60 s after the burst; the fetch is still there."""
+    """The endpoint refuses until its window slides 60 s after the burst: one wait of a whole window
+    (plus jitter) later the fetch is there, without a retry in between that a limiter counting
+    refused calls would add to the window."""
     now = [0.0]
     calls = []
 
@@ -208,7 +217,20 @@ def test_refusals_are_retried_past_the_sixty_second_window():
             sleep=lambda s: now.__setitem__(0, now[0] + s),
             rng=random.Random(seed),
         )
-        assert token.value == "tok" and now[0] <= TOKEN_PATIENCE_S and len(calls) <= 12
+        assert token.value == "tok" and len(calls) == 2
+        assert TOKEN_WINDOW_S <= calls[1] <= TOKEN_WINDOW_S + TOKEN_JITTER_S
+
+
+def test_workers_refused_together_return_apart():
+    """The jitter spreads a crowd's second attempts over the 10 s after the window."""
+    returns = []
+    for seed in range(12):
+        clock = FakeClock(0.0)
+        fetch, _calls = refusing(1)
+        patient_fetch(fetch, clock=clock, sleep=clock.advance, rng=random.Random(seed))
+        returns.append(clock.now)
+    assert min(returns) >= TOKEN_WINDOW_S and max(returns) <= TOKEN_WINDOW_S + TOKEN_JITTER_S
+    assert max(returns) - min(returns) > TOKEN_JITTER_S / 2
 
 
 def test_patience_is_bounded_and_shared_by_calls_with_one_start():
@@ -216,7 +238,7 @@ def test_patience_is_bounded_and_shared_by_calls_with_one_start():
     fetch, calls = refusing(1000)
     with pytest.raises(FxiaokeTransientError):
         patient_fetch(fetch, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    assert now[0] <= TOKEN_PATIENCE_S and calls["n"] < 15
+    assert now[0] <= TOKEN_PATIENCE_S and calls["n"] == TOKEN_REFUSALS_WAITED + 1
     calls["n"], now[0] = 0, TOKEN_PATIENCE_S
     with pytest.raises(FxiaokeTransientError):  # same budget, already spent: one attempt, no wait
         patient_fetch(fetch, started=0.0, clock=lambda: now[0], sleep=lambda s: pytest.fail("no wait"))

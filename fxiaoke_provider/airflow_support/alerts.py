@@ -102,18 +102,22 @@ def run_url(dag_id: str, run_id: str) -> str:
     return f"{_base_url()}/dags/{dag_id}/grid?dag_run_id={quote(run_id, safe='')}"
 
 
-def failed_task_ids(dag_id: str, run_id: str) -> list[str]:
-    """Failed tasks of a run: from the supervisor inside Airflow 3 processes, else the metadata DB.
+def failed_task_ids(dag_id: str, run_id: str, ti: Any = None) -> list[str]:
+    """Failed tasks of a run: asked through the callback's task instance inside an Airflow 3 process,
+    else read from the metadata DB.
 
+    In a supervised process (the DAG processor runs DAG callbacks in one) the DB is out of reach and
+    the supervisor answers; the public way to ask it is the context's ``ti``
+    (``RuntimeTaskInstanceProtocol.get_task_states``). Without a ``ti`` there the list is left out.
     Best effort: an alert without the list is better than no alert.
     """
     from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, in_task_process
 
     try:
         if AIRFLOW_V_3_0_PLUS and in_task_process():
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-            states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+            if not callable(getattr(ti, "get_task_states", None)):
+                return []
+            states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
             return sorted(task for task, state in states.items() if _state(state) == "failed")
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
@@ -173,7 +177,7 @@ def facts_from_context(context: Mapping[str, Any]) -> AlertFacts:
             dag_id,
             run_id,
             reason=None if reason in ("", "task_failure") else reason,
-            failed_tasks=failed_task_ids(dag_id, run_id) if run_id else [],
+            failed_tasks=failed_task_ids(dag_id, run_id, ti) if run_id else [],
             url=run_url(dag_id, run_id) if run_id else None,
         )
 

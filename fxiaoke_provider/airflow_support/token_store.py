@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fxiaoke_provider.airflow_support.version_compat import in_task_process
+from fxiaoke_provider.airflow_support.version_compat import in_task_process, metadata_db_variable
 from fxiaoke_provider.gateway.tokens import AccessToken, Clock, Fetch, FileTokenStore, MemoryTokenStore
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,7 @@ class AirflowVariables:
 
                 value = Variable.get(key, default=None)
             else:
-                from airflow.models import Variable  # type: ignore[no-redef]
-
-                value = Variable.get(key, default_var=None)
+                value = metadata_db_variable().get(key, default_var=None)
         except Exception as err:  # any failure of the store means: use the fallback
             raise VariableStoreError(f"reading Variable {key!r} failed: {type(err).__name__}") from None
         return None if value is None else str(value)
@@ -80,9 +78,7 @@ class AirflowVariables:
 
                 Variable.set(key, value)
             else:
-                from airflow.models import Variable  # type: ignore[no-redef]
-
-                Variable.set(key, value)
+                metadata_db_variable().set(key, value)
         except Exception as err:
             raise VariableStoreError(f"writing Variable {key!r} failed: {type(err).__name__}") from None
 
@@ -93,9 +89,7 @@ class AirflowVariables:
 
                 Variable.delete(key)
             else:
-                from airflow.models import Variable  # type: ignore[no-redef]
-
-                Variable.delete(key)
+                metadata_db_variable().delete(key)
         except Exception as err:
             raise VariableStoreError(f"deleting Variable {key!r} failed: {type(err).__name__}") from None
 

@@ -59,9 +59,25 @@ def object_storage_path(url: str, conn_id: str | None = None) -> Any:
     when a task needs it so DAG files stay cheap to parse."""
     if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk import ObjectStoragePath
-    else:
-        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
-    return ObjectStoragePath(url, conn_id=conn_id)
+
+        return ObjectStoragePath(url, conn_id=conn_id)
+    from airflow.io.path import ObjectStoragePath as Airflow2ObjectStoragePath
+
+    return Airflow2ObjectStoragePath(url, conn_id=conn_id)  # noqa: AIR311 - Airflow 2.11 has only this one
+
+
+def metadata_db_variable() -> Any:
+    """Airflow's ORM model of Variables (``airflow.models.variable.Variable``), for code that runs
+    outside a task process: scripts, ``dag.test()``, Airflow 2.
+
+    The task SDK's ``airflow.sdk.Variable`` is the public way inside a task, but it writes only
+    through a task's supervisor; outside one, the metadata DB is the store. The ORM model is
+    imported from its own module, not through ``airflow.models.Variable``, the re-export for DAG
+    code that Airflow 3 deprecates.
+    """
+    from airflow.models.variable import Variable
+
+    return Variable
 
 
 def mask_secret(secret: Any) -> None:
@@ -93,6 +109,7 @@ __all__ = [
     "PokeReturnValue",
     "in_task_process",
     "mask_secret",
+    "metadata_db_variable",
     "object_storage_path",
     "redact",
 ]

@@ -8,8 +8,9 @@ What is retried is not decided here but in ``outcomes`` (the one table):
   one (the "renewal" step); a second 20016 is final;
 - an unknown outcome is retried only when the call is repeatable (declared where it is made) or the
   connection opted in to at-least-once delivery;
-- the token endpoint's own call limit is waited out for longer than its one-minute window
-  (``patient_fetch``), so a crowd of new workers does not lose its alerts.
+- the token endpoint's own call limit is waited out a whole window at a time (``patient_fetch``),
+  so a crowd of new workers does not lose its alerts, whether or not the gateway counts refused
+  calls in its window.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ log = logging.getLogger(__name__)
 INITIAL_WAIT_S = 0.5
 JITTER_S = 0.5
 
-#: Longer than the token endpoint's 60 s window, so a refused fetch sees the window slide.
-TOKEN_PATIENCE_S = 75.0
-TOKEN_FIRST_WAIT_S = 1.0
-TOKEN_JITTER_S = 1.0
-#: One wait of a refused token fetch, jitter included: 1, 2, 4, 8, then 10 (+ up to 1 of jitter).
-TOKEN_MAX_WAIT_S = 10.0 + TOKEN_JITTER_S
+#: After a refusal for the token endpoint's call limit, wait its whole window: only then can the
+#: window have room even when the gateway counts refused calls in it (the refusal itself is in it).
+TOKEN_WINDOW_S = protocol.TOKEN_ENDPOINT_WINDOW_S
+#: Up to this much more, at random, so workers refused together do not return together.
+TOKEN_JITTER_S = 10.0
+#: Refusals waited out per call; the patience below allows exactly this many waits.
+TOKEN_REFUSALS_WAITED = 2
+#: Every wait of one call together, plus room for the token calls themselves: 2 x (60 + 10) + 10 s.
+TOKEN_PATIENCE_S = TOKEN_REFUSALS_WAITED * (TOKEN_WINDOW_S + TOKEN_JITTER_S) + 10.0
 
 Sleep = Callable[[float], None]
 
@@ -132,6 +136,17 @@ def build_retrying(
     )
 
 
+def token_refusal_wait(rng: random.Random | None = None) -> float:
+    """Seconds to wait after the token endpoint refused for its call limit: its window plus jitter.
+
+    Asking again sooner cannot help against a limiter that counts refused calls: every early retry
+    is one more call in the window and keeps it full for the crowd (12 workers retrying every few
+    seconds keep a 10-a-minute window full for minutes). After a whole window, every call made
+    before the refusal, the refusal included, has left it, under either kind of limiter.
+    """
+    return TOKEN_WINDOW_S + (rng or random).uniform(0, TOKEN_JITTER_S)
+
+
 def patient_fetch(
     fetch: Callable[[], AccessToken],
     *,
@@ -145,10 +160,12 @@ def patient_fetch(
     """``fetch()``, retried while the token endpoint refuses for its call limit, up to ``patience_s``.
 
     The token endpoint allows 10 calls a minute: when more new workers than that start at once, the
-    surplus is refused until the oldest calls leave the 60 s window, which the normal backoff
-    (~31 s) does not outlast. Such refusals are harmless to repeat. ``started`` (on ``clock``) lets
-    several calls share one budget. Every other error is raised at once for the caller's own retry
-    policy. ``before_wait`` may refuse a wait (the task's deadline) by raising.
+    surplus is refused until the window has room again, which the normal backoff (~31 s) does not
+    outlast. Each refusal is waited out a whole window plus jitter (``token_refusal_wait``), so the
+    retries do not themselves keep the window full; such refusals are harmless to repeat.
+    ``started`` (on ``clock``) lets several calls share one budget. Every other error is raised at
+    once for the caller's own retry policy. ``before_wait`` may refuse a wait (the task's deadline)
+    by raising.
     """
     rng = rng or random.Random()
     started = clock() if started is None else started
@@ -160,13 +177,15 @@ def patient_fetch(
             if error.error_code not in protocol.CALL_LIMIT_CODES or error.path not in protocol.TOKEN_PATHS:
                 raise
             attempt += 1
-            wait = backoff_wait(
-                attempt, TOKEN_MAX_WAIT_S, first_s=TOKEN_FIRST_WAIT_S, jitter_s=TOKEN_JITTER_S, rng=rng
-            )
+            wait = token_refusal_wait(rng)
             if clock() - started + wait > patience_s:
                 raise
             log.warning(
-                "Fxiaoke token endpoint refused (call limit, attempt %d), retrying in %.1fs", attempt, wait
+                "Fxiaoke token endpoint refused (call limit, attempt %d); asking again in %.1fs, once "
+                "its %.0fs window has passed",
+                attempt,
+                wait,
+                TOKEN_WINDOW_S,
             )
             before_wait(wait)
             sleep(wait)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Generator, Sequence
+import json
+from collections.abc import Generator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider.airflow_support import alerts
-from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, MessageSpec, make_hook, spec_of
+from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, MessageSpec, spec_of
 from fxiaoke_provider.airflow_support.version_compat import BaseNotifier
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.messaging import bodies
@@ -17,14 +18,51 @@ from fxiaoke_provider.messaging import bodies
 if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
+#: The hook's settings a notifier may pass (``hook_params``): they win over the connection's extras.
+HOOK_PARAMS: tuple[str, ...] = (
+    "timeout",
+    "retry_max_attempts",
+    "retry_max_wait",
+    "retry_unknown_outcome",
+    "token_cache",
+)
+
+
+def check_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``hook_params`` as a plain dict of the hook's settings, checked when the DAG file is parsed.
+
+    Plain JSON only: a deadline alert's arguments are stored as JSON with the serialized DAG and
+    handed to the triggerer, so a value that is not JSON would break the DAG, not the alert.
+    The values themselves are checked by the hook, as its own arguments are.
+    """
+    if hook_params is None:
+        return {}
+    if not isinstance(hook_params, Mapping):
+        raise FxiaokeInvalidInputError("hook_params", f"must be a dict; got {type(hook_params).__name__}")
+    unknown = sorted(str(name) for name in hook_params if name not in HOOK_PARAMS)
+    if unknown:
+        raise FxiaokeInvalidInputError(
+            "hook_params", f"unknown setting {unknown[0]!r}; expected some of {', '.join(HOOK_PARAMS)}"
+        )
+    try:
+        json.dumps(dict(hook_params), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise FxiaokeInvalidInputError("hook_params", f"must hold plain JSON values ({error})") from None
+    return dict(hook_params)
+
 
 class FxiaokeNotifier(BaseNotifier):
     """
     Send a Fxiaoke message when a task or DAG run succeeds, fails or retries.
 
-    ``message``, ``to_users`` and ``service_id`` are rendered with the callback's context
-    (``{{ ti.task_id }}``, ``{{ dag.dag_id }}``, ``{{ ti.log_url }}``...). If sending fails, the error
-    is logged at ERROR and swallowed: an alerting problem must never replace the task's own outcome.
+    ``message``, the recipients, ``service_id`` and ``fxiaoke_conn_id`` are rendered with the
+    callback's context (``{{ ti.task_id }}``, ``{{ dag.dag_id }}``, ``{{ ti.log_url }}``...); the hook
+    is made from the rendered connection id. If sending fails, the error is logged at ERROR and
+    swallowed: an alerting problem must never replace the task's own outcome. So is a template that
+    cannot be rendered with the context at hand (a deadline alert's context holds only ``dag_run``
+    and ``deadline``): a ``message`` that fails to render is replaced by the event's default alert,
+    so the alert still arrives; recipients, ``service_id`` or a connection id that fail to render
+    leave nothing to send to.
 
     Without ``message``, the default alert of the event says what happened (task, DAG, run, try, the
     first line of the exception, a link to the log), as text or, with ``msg_type="composite"``, as a
@@ -40,9 +78,20 @@ class FxiaokeNotifier(BaseNotifier):
     :param service_id: service account that sends; default the connection's ``service_id``.
     :param language: ``en`` or ``zh-CN`` for the default alert; default the connection's ``language``
         extra. Messages you write are sent as written.
+    :param fxiaoke_conn_id: the connection to send with (templated).
+    :param hook_params: hook settings that win over the connection's extras: ``timeout``,
+        ``retry_max_attempts``, ``retry_max_wait``, ``retry_unknown_outcome``, ``token_cache``;
+        plain JSON values.
     """
 
-    template_fields: Sequence[str] = ("message", "to_users", "service_id", "to_mobiles", "to_departments")
+    template_fields: Sequence[str] = (
+        "message",
+        "to_users",
+        "service_id",
+        "to_mobiles",
+        "to_departments",
+        "fxiaoke_conn_id",
+    )
 
     def __init__(
         self,
@@ -57,11 +106,15 @@ class FxiaokeNotifier(BaseNotifier):
         to_mobiles: Sequence[str] | str | None = None,
         to_departments: Sequence[int | str] | str | None = None,
         include_sub_departments: bool = True,
+        hook_params: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if context is not None:  # deadline alerts construct the notifier with the context, then await it
             self.context = context
         self.fxiaoke_conn_id = fxiaoke_conn_id
+        self.hook_params = check_hook_params(hook_params)
+        #: Why this (rendered) copy cannot send, once a template it needs failed to render.
+        self._unsendable: str | None = None
         self.to_mobiles = to_mobiles
         self.to_departments = to_departments
         self.include_sub_departments = include_sub_departments
@@ -77,7 +130,10 @@ class FxiaokeNotifier(BaseNotifier):
 
     @cached_property
     def hook(self) -> FxiaokeHook:
-        return make_hook(self.fxiaoke_conn_id)
+        """Made on first use, i.e. after rendering: the connection id may be a template."""
+        from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
+
+        return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id, **self.hook_params)
 
     def __call__(self, *args: Any) -> None:
         """Render and send from a copy: Airflow renders template fields in place, and one notifier
@@ -89,12 +145,34 @@ class FxiaokeNotifier(BaseNotifier):
         return super(FxiaokeNotifier, copy.copy(self)).__await__()
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render field by field, so one template that fails leaves the others rendered; the failure
+        is logged here and decides what ``notify`` still sends (nothing is raised to the caller)."""
         dag = context.get("dag")
-        if jinja_env is None and dag is not None and not hasattr(dag, "get_template_env"):
-            # Airflow 3's dag.test() hands DAG-level callbacks the scheduler's serialized DAG,
-            # which has no template environment: render with the default one instead of failing.
-            jinja_env = self.get_template_env(dag=None)
-        super().render_template_fields(context, jinja_env)
+        if jinja_env is None:
+            # Airflow 3's dag.test() hands DAG-level callbacks the scheduler's serialized DAG, which
+            # has no template environment: render with the default one instead of failing.
+            jinja_env = self.get_template_env(dag=dag if hasattr(dag, "get_template_env") else None)
+        failed: dict[str, Exception] = {}
+        for name in self.template_fields:
+            try:
+                setattr(self, name, self.render_template(getattr(self, name), context, jinja_env, set()))
+            except Exception as error:
+                failed[name] = error
+        if not failed:
+            return
+        reasons = "; ".join(f"{name}: {type(error).__name__}: {error}" for name, error in failed.items())
+        if set(failed) == {"message"} and alerts.supports(self.msg_type):
+            self.log.error(
+                "Fxiaoke notification message could not be rendered (%s); sending the default alert",
+                reasons,
+            )
+            self.message = None
+        else:
+            self._unsendable = f"templates could not be rendered ({reasons})"
+            self.log.error(
+                "Fxiaoke notification was not sent (%s); the task's own outcome is unchanged",
+                self._unsendable,
+            )
 
     def _language(self) -> str:
         if self.language is not None:
@@ -104,6 +182,8 @@ class FxiaokeNotifier(BaseNotifier):
         )
 
     def notify(self, context: Any) -> None:
+        if self._unsendable is not None:
+            return  # logged where the rendering failed
         try:
             if self.message is None:  # the event's default alert, built after template rendering
                 self.message = alerts.default_message(context, self.msg_type, self._language())

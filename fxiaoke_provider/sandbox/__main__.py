@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit-window", type=float, default=RATE_LIMIT_WINDOW_S, help="seconds")
     parser.add_argument("--token-calls-per-minute", type=int, default=TOKEN_ENDPOINT_CALLS_PER_MINUTE)
     parser.add_argument(
+        "--count-refused-token-calls",
+        action="store_true",
+        help="count refused token calls in the token endpoint's window too, as many limiters do",
+    )
+    parser.add_argument(
         "--token-delay", type=float, default=DEFAULT_TOKEN_DELAY_S, help="seconds a token call takes"
     )
     parser.add_argument(
@@ -144,6 +149,7 @@ def _gateway(args: argparse.Namespace, log: TextIO | None) -> SandboxGateway:
         rate_limit_calls=args.rate_limit_calls,
         rate_limit_window_s=args.rate_limit_window,
         token_calls_per_minute=args.token_calls_per_minute,
+        count_refused_token_calls=args.count_refused_token_calls,
         token_delay_s=args.token_delay,
         log_stream=log,
         message_ids=args.message_ids,

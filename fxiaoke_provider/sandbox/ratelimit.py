@@ -7,14 +7,17 @@ from collections.abc import Hashable
 
 
 class SlidingWindowLimiter:
-    """At most ``calls`` accepted calls per key in any ``window_s`` seconds; 0 for either disables it.
+    """At most ``calls`` calls per key in any ``window_s`` seconds; 0 for either disables it.
 
-    Refused calls are not counted, so a client that backs off gets through once the window slides.
+    By default refused calls are not counted, so a client gets through as soon as the oldest
+    accepted call leaves the window. With ``count_refused`` they are counted too, as many limiters
+    do: a client that keeps retrying keeps the window full itself.
     """
 
-    def __init__(self, calls: int, window_s: float) -> None:
+    def __init__(self, calls: int, window_s: float, *, count_refused: bool = False) -> None:
         self.calls = calls
         self.window_s = window_s
+        self.count_refused = count_refused
         self._hits: dict[Hashable, deque[float]] = {}
 
     @property
@@ -29,6 +32,8 @@ class SlidingWindowLimiter:
         while hits and hits[0] <= horizon:
             hits.popleft()
         if len(hits) >= self.calls:
+            if self.count_refused:
+                hits.append(now)
             return False
         hits.append(now)
         return True

@@ -316,6 +316,9 @@ ASSUMPTIONS: Final[tuple[str, ...]] = (
     "[secondary] The token endpoint allows at most 10 calls a minute (per appId, sliding minute) and "
     "must not be called concurrently; the sandbox counts concurrent calls but still answers them.",
     "[sandbox] Over the token-endpoint limit the sandbox answers 14001 (the real code is undocumented).",
+    "[sandbox] Refused token calls do not count in the token endpoint's window, unless the sandbox "
+    "runs with count_refused_token_calls (--count-refused-token-calls): then they count too, as many "
+    "rate limiters do. The reference does not say which the gateway does.",
     "[sandbox] The per-endpoint limit (100 / 20 s) is answered with 30004, never 14001, and counts "
     "authenticated calls only, per path and tenant.",
     "[sandbox] errorCode 10002 (invalid parameter) for every malformed request the reference names no "

@@ -249,6 +249,9 @@ class SandboxGateway:
     (preset objects exist with no records otherwise; a custom object exists once it is named here,
     seeded through ``seed_records`` or given records through ``put_records``);
     ``crm_record_bytes`` pads each seeded record to about that many bytes of JSON (its ``remark``).
+    ``count_refused_token_calls=True`` counts refused token calls in the token endpoint's window
+    too, as many rate limiters do (the reference does not say which kind the gateway is), so a
+    client that retries too soon keeps the window full itself.
     """
 
     def __init__(
@@ -267,6 +270,7 @@ class SandboxGateway:
         initial_token_age_s: float | None = None,
         crm_seed: Mapping[str, int] | None = None,
         crm_record_bytes: int = 0,
+        count_refused_token_calls: bool = False,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"the sandbox only listens on loopback; refusing host {host!r}")
@@ -279,6 +283,7 @@ class SandboxGateway:
             rate_limit_calls=rate_limit_calls,
             rate_limit_window_s=rate_limit_window_s,
             token_calls_per_minute=token_calls_per_minute,
+            count_refused_token_calls=count_refused_token_calls,
             directory=directory,
             message_ids=message_ids,
             initial_token_age_s=initial_token_age_s,

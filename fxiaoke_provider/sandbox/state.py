@@ -48,6 +48,7 @@ class SandboxState:
         rate_limit_window_s: float,
         token_calls_per_minute: int,
         directory: Directory,
+        count_refused_token_calls: bool = False,
         message_ids: bool = False,
         initial_token_age_s: float | None = None,
         crm_seed: Mapping[str, int] | None = None,
@@ -61,7 +62,9 @@ class SandboxState:
         self._lock = threading.Lock()
         self._trace_counter = itertools.count(1)
         self._api_limiter = SlidingWindowLimiter(rate_limit_calls, rate_limit_window_s)
-        self._token_limiter = SlidingWindowLimiter(token_calls_per_minute, TOKEN_LIMIT_WINDOW_S)
+        self._token_limiter = SlidingWindowLimiter(
+            token_calls_per_minute, TOKEN_LIMIT_WINDOW_S, count_refused=count_refused_token_calls
+        )
         self._tokens = TokenStore()
         self._faults = FaultPlan()
         self._token_in_flight = 0  # survives reset(): calls in flight still finish and decrement it
