@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from fxiaoke_provider.airflow_support.sending import HOOK_PARAMS
 from fxiaoke_provider.airflow_support.version_compat import AirflowFailException
 from fxiaoke_provider.crm.wire import PRESET_DATA_PREFIX, QUERY_ACTION
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.gateway.protocol import NO_PERMISSION, SYSTEM_BUSY
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.operators.base import HOOK_PARAMS
 from fxiaoke_provider.operators.crm import FxiaokeQueryOperator, FxiaokeUpsertRecordsOperator
 from fxiaoke_provider.operators.fxiaoke import (
     FxiaokeRevokeMessageOperator,
@@ -71,6 +71,7 @@ def test_every_operator_templates_the_connection_and_hands_hook_params_and_deadl
 
 
 def test_hook_params_name_exactly_the_hooks_settings():
+    """One list for operators, sensors and the notifier: the hook's keyword settings, minus time."""
     import inspect
 
     settings = [

@@ -354,18 +354,6 @@ def test_hook_params_must_be_plain_json_settings_of_the_hook(hook_params, rule):
     assert caught.value.field == "hook_params"
 
 
-def test_hook_params_names_are_the_hooks_own_settings():
-    """The notifier's list of settings is the hook's keyword settings (minus the injected time)."""
-    import inspect
-
-    from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-    from fxiaoke_provider.notifications.fxiaoke import HOOK_PARAMS
-
-    parameters = inspect.signature(FxiaokeHook.__init__).parameters.values()
-    settings = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY} - {"sleep", "clock"}
-    assert set(HOOK_PARAMS) == settings
-
-
 # --- templates that cannot be rendered with the context at hand --------------------------------------
 @AWAITABLE
 def test_deadline_alert_with_a_task_template_sends_the_default_alert(sandbox, use_connection, captured):

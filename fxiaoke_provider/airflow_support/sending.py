@@ -8,13 +8,14 @@ the operator or the notifier stay cheap to parse.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider.airflow_support.version_compat import AirflowFailException
 from fxiaoke_provider.connection.config import DEFAULT_CONN_ID
-from fxiaoke_provider.exceptions import FxiaokeError
+from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeInvalidInputError
 from fxiaoke_provider.gateway import outcomes, protocol
 from fxiaoke_provider.messaging import bodies, media, recipients, wire
 
@@ -22,9 +23,52 @@ if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
     from fxiaoke_provider.messaging.journal import SendJournal
 
-__all__ = ["DEFAULT_CONN_ID", "MessageSpec", "SendResult", "as_airflow_error", "make_hook", "spec_of"]
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "HOOK_PARAMS",
+    "MessageSpec",
+    "SendResult",
+    "as_airflow_error",
+    "check_hook_params",
+    "make_hook",
+    "spec_of",
+]
 
 Message = str | dict[str, Any] | list[dict[str, Any]]
+
+
+#: The hook's settings an operator, sensor or notifier may pass (``hook_params``): ``FxiaokeHook``'s
+#: keyword parameters that a DAG sets, each winning over the connection's extra of the same name.
+HOOK_PARAMS: tuple[str, ...] = (
+    "timeout",
+    "retry_max_attempts",
+    "retry_max_wait",
+    "retry_unknown_outcome",
+    "token_cache",
+)
+
+
+def check_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``hook_params`` as a plain dict of the hook's settings, checked when the DAG file is parsed.
+
+    Plain JSON only: a deadline alert's arguments are stored as JSON with the serialized DAG and
+    handed to the triggerer, so a value that is not JSON would break the DAG, not the alert.
+    The values themselves are checked by the hook, as its own arguments are.
+    """
+    if hook_params is None:
+        return {}
+    if not isinstance(hook_params, Mapping):
+        raise FxiaokeInvalidInputError("hook_params", f"must be a dict; got {type(hook_params).__name__}")
+    unknown = sorted(str(name) for name in hook_params if name not in HOOK_PARAMS)
+    if unknown:
+        raise FxiaokeInvalidInputError(
+            "hook_params", f"unknown setting {unknown[0]!r}; expected some of {', '.join(HOOK_PARAMS)}"
+        )
+    try:
+        json.dumps(dict(hook_params), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise FxiaokeInvalidInputError("hook_params", f"must hold plain JSON values ({error})") from None
+    return dict(hook_params)
 
 
 def make_hook(conn_id: str, hook_params: Mapping[str, Any] | None = None) -> FxiaokeHook:

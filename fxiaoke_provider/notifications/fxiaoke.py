@@ -4,51 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 from collections.abc import Generator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fxiaoke_provider.airflow_support import alerts
-from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, MessageSpec, spec_of
+from fxiaoke_provider.airflow_support.sending import (
+    DEFAULT_CONN_ID,
+    MessageSpec,
+    check_hook_params,
+    make_hook,
+    spec_of,
+)
 from fxiaoke_provider.airflow_support.version_compat import BaseNotifier
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.messaging import bodies
 
 if TYPE_CHECKING:
     from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
-#: The hook's settings a notifier may pass (``hook_params``): they win over the connection's extras.
-HOOK_PARAMS: tuple[str, ...] = (
-    "timeout",
-    "retry_max_attempts",
-    "retry_max_wait",
-    "retry_unknown_outcome",
-    "token_cache",
-)
-
-
-def check_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``hook_params`` as a plain dict of the hook's settings, checked when the DAG file is parsed.
-
-    Plain JSON only: a deadline alert's arguments are stored as JSON with the serialized DAG and
-    handed to the triggerer, so a value that is not JSON would break the DAG, not the alert.
-    The values themselves are checked by the hook, as its own arguments are.
-    """
-    if hook_params is None:
-        return {}
-    if not isinstance(hook_params, Mapping):
-        raise FxiaokeInvalidInputError("hook_params", f"must be a dict; got {type(hook_params).__name__}")
-    unknown = sorted(str(name) for name in hook_params if name not in HOOK_PARAMS)
-    if unknown:
-        raise FxiaokeInvalidInputError(
-            "hook_params", f"unknown setting {unknown[0]!r}; expected some of {', '.join(HOOK_PARAMS)}"
-        )
-    try:
-        json.dumps(dict(hook_params), allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise FxiaokeInvalidInputError("hook_params", f"must hold plain JSON values ({error})") from None
-    return dict(hook_params)
 
 
 class FxiaokeNotifier(BaseNotifier):
@@ -131,9 +104,7 @@ class FxiaokeNotifier(BaseNotifier):
     @cached_property
     def hook(self) -> FxiaokeHook:
         """Made on first use, i.e. after rendering: the connection id may be a template."""
-        from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-
-        return FxiaokeHook(fxiaoke_conn_id=self.fxiaoke_conn_id, **self.hook_params)
+        return make_hook(self.fxiaoke_conn_id, self.hook_params)
 
     def __call__(self, *args: Any) -> None:
         """Render and send from a copy: Airflow renders template fields in place, and one notifier

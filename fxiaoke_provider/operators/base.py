@@ -12,9 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID, as_airflow_error, make_hook
+from fxiaoke_provider.airflow_support.sending import (
+    DEFAULT_CONN_ID,
+    as_airflow_error,
+    check_hook_params,
+    make_hook,
+)
 from fxiaoke_provider.airflow_support.version_compat import BaseOperator
-from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeInvalidInputError
+from fxiaoke_provider.exceptions import FxiaokeError
 from fxiaoke_provider.gateway.deadline import Deadline
 
 if TYPE_CHECKING:
@@ -24,33 +29,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: The settings ``hook_params`` may carry: ``FxiaokeHook``'s keyword parameters that a DAG sets
-#: (each overrides the connection's extra of the same name).
-HOOK_PARAMS: tuple[str, ...] = (
-    "timeout",
-    "retry_max_attempts",
-    "retry_max_wait",
-    "retry_unknown_outcome",
-    "token_cache",
-)
 #: The template fields every Fxiaoke operator and sensor has.
 BASE_TEMPLATE_FIELDS: tuple[str, ...] = ("fxiaoke_conn_id",)
-
-
-def check_hook_params(hook_params: Any) -> dict[str, Any]:
-    """``hook_params`` as a new dict, checked when the DAG file is parsed (a typo fails there)."""
-    if hook_params is None:
-        return {}
-    if not isinstance(hook_params, Mapping):
-        raise FxiaokeInvalidInputError(
-            "hook_params", f"must be a dict of hook settings; got {type(hook_params).__name__}"
-        )
-    unknown = sorted(str(key) for key in hook_params if key not in HOOK_PARAMS)
-    if unknown:
-        raise FxiaokeInvalidInputError(
-            "hook_params", f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(HOOK_PARAMS)}"
-        )
-    return dict(hook_params)
 
 
 class FxiaokeHookMixin:
