@@ -16,8 +16,13 @@ import pytest
 from tests.support import ROOT
 
 CRM = ROOT / "fxiaoke_provider" / "crm"
-#: The capability, the public errors and the Airflow-free gateway core it is built on.
-ALLOWED_PROVIDER_MODULES = ("fxiaoke_provider.crm", "fxiaoke_provider.exceptions", "fxiaoke_provider.gateway")
+#: The capability, the public errors, the state-store protocol and the Airflow-free gateway core.
+ALLOWED_PROVIDER_MODULES = (
+    "fxiaoke_provider.crm",
+    "fxiaoke_provider.exceptions",
+    "fxiaoke_provider.gateway",
+    "fxiaoke_provider.state_store",
+)
 
 BLOCK_AIRFLOW = """
 import sys

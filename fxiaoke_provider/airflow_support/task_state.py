@@ -1,4 +1,4 @@
-"""The send journal in Airflow's task state store (AIP-103, Airflow >= 3.3).
+"""Airflow's task state store (AIP-103, Airflow >= 3.3) for the resumable jobs, and the send journal in it.
 
 The journal's model is the messaging capability's (``messaging.journal``); this adapter keeps it in
 the store Airflow gives a task, which survives retries, worker crashes and moves to another machine.
@@ -15,8 +15,8 @@ from fxiaoke_provider.messaging.journal import (
     JOURNAL_VERSION,
     BatchRecord,
     SendJournal,
-    StateStore,
 )
+from fxiaoke_provider.state_store import StateStore
 
 
 class TaskStateJournal(SendJournal):
@@ -48,12 +48,17 @@ class TaskStateJournal(SendJournal):
         self._store.delete(HEADER_KEY)
 
 
+def state_store_of(context: Any) -> StateStore | None:
+    """The task state store Airflow gives this try (>= 3.3), or None where there is none."""
+    if not AIRFLOW_V_3_3_PLUS or context is None:
+        return None
+    try:
+        return context.get("task_state_store")
+    except AttributeError:  # a plain object instead of Airflow's context
+        return None
+
+
 def journal_for(context: Any) -> SendJournal:
     """The durable journal when Airflow offers a task state store (>= 3.3), else the in-memory one."""
-    store = None
-    if AIRFLOW_V_3_3_PLUS and context is not None:
-        try:
-            store = context.get("task_state_store")
-        except AttributeError:  # a plain object instead of Airflow's context
-            store = None
+    store = state_store_of(context)
     return TaskStateJournal(store) if store is not None else SendJournal()

@@ -44,6 +44,7 @@ from fxiaoke_provider.exceptions import (
     FxiaokeWrongHostError,
 )
 from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.state_store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +100,6 @@ class RecordStore(Protocol):
     ) -> str: ...
 
     def update_record(self, object_api_name: str, record_id: str, fields: Mapping[str, Any]) -> None: ...
-
-
-class StateStore(Protocol):
-    """A key/value store that outlives a try (Airflow's ``TaskStateStoreAccessor`` is one)."""
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def set(self, key: str, value: Any) -> None: ...
-
-    def delete(self, key: str) -> None: ...
 
 
 # --- rows ------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from fxiaoke_provider.exceptions import FxiaokeOutcomeUnknownError
 from fxiaoke_provider.gateway import protocol
@@ -114,16 +114,6 @@ class FxiaokeUnknownBatchesError(FxiaokeOutcomeUnknownError):
         first = self.unknown[0]
         super().__init__(f"{len(self.unknown)} batch(es) of unknown outcome; {journal.report()}")
         self.third_trace_id = first.third_trace_id
-
-
-class StateStore(Protocol):
-    """The part of Airflow's ``TaskStateStoreAccessor`` the journal uses."""
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def set(self, key: str, value: Any) -> None: ...
-
-    def delete(self, key: str) -> None: ...
 
 
 class SendJournal:

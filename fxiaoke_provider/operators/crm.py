@@ -9,9 +9,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fxiaoke_provider.airflow_support import task_state
 from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID
 from fxiaoke_provider.airflow_support.version_compat import (
-    AIRFLOW_V_3_3_PLUS,
     AirflowFailException,
     object_storage_path,
 )
@@ -209,7 +209,7 @@ class FxiaokeUpsertRecordsOperator(FxiaokeBaseOperator):
         return rows_of_list(records)
 
     def execute(self, context: Context) -> dict[str, int]:
-        store = context.get("task_state_store") if AIRFLOW_V_3_3_PLUS else None
+        store = task_state.state_store_of(context)
         upsert = Upsert(self.hook, self.object_api_name, self.match_field, journal=UpsertJournal(store))
         try:
             # A retry looks every unfinished create up before sending it again: resolved by look-up.

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fxiaoke_provider.airflow_support import task_state
 from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID
-from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_3_PLUS, object_storage_path
+from fxiaoke_provider.airflow_support.version_compat import object_storage_path
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeBaseOperator
 from fxiaoke_provider.transfers import staging
@@ -149,7 +150,7 @@ class FxiaokeToObjectStorageOperator(FxiaokeBaseOperator):
         # The keyset cursor needs every record's _id, also when the file leaves it out.
         query_fields = None if fields is None else list(dict.fromkeys([staging.ID_FIELD, *fields]))
         dest = object_storage_path(self.dest_path, conn_id=self.dest_conn_id or None)
-        store = context.get("task_state_store") if AIRFLOW_V_3_3_PLUS else None
+        store = task_state.state_store_of(context)
         export = staging.StagedExport(
             dest,
             file_format=self.file_format,

@@ -36,7 +36,9 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from fxiaoke_provider.state_store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +52,6 @@ STATE_KEY = "fxiaoke_export"
 STATE_VERSION = 1
 STAGING_FOLDER = "_fxiaoke_staging"
 _COPY_BUFFER = 1 << 20
-
-
-class StateStore(Protocol):
-    """The part of Airflow's task state store the export uses."""
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def set(self, key: str, value: Any) -> None: ...
-
-    def delete(self, key: str) -> None: ...
 
 
 def fingerprint(**query: Any) -> str:
