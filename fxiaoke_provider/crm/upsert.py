@@ -34,16 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 from fxiaoke_provider.exceptions import (
-    FxiaokeAuthError,
-    FxiaokeConnectionConfigError,
     FxiaokeError,
     FxiaokeInvalidInputError,
     FxiaokeOutcomeUnknownError,
-    FxiaokePermanentError,
-    FxiaokeProtocolError,
-    FxiaokeWrongHostError,
 )
-from fxiaoke_provider.gateway import protocol
+from fxiaoke_provider.gateway import outcomes
 from fxiaoke_provider.state_store import StateStore
 
 log = logging.getLogger(__name__)
@@ -57,17 +52,6 @@ RESERVED_FIELDS = frozenset({ID_FIELD, "dataObjectApiName"})
 #: unless some value is ambiguous (matches several records).
 LOOKUP_BATCH = 99
 PAGE_SIZE = 100
-
-#: Codes that refuse the app or the tenant, not the row: every further row would be refused too.
-_NOT_ABOUT_THE_ROW = frozenset(
-    {
-        protocol.DAILY_QUOTA_EXHAUSTED,
-        protocol.NO_QUOTA,
-        protocol.APP_DISABLED,
-        protocol.APP_NOT_AUTHORISED,
-        protocol.NO_PERMISSION,
-    }
-)
 
 #: Keys in the journal's store: a header naming the upsert, one key per chunk.
 HEADER_KEY = "fxiaoke_upsert"
@@ -391,22 +375,8 @@ class UpsertJournal:
 
 # --- refusals ----------------------------------------------------------------------------------
 def refusal_reason(error: FxiaokeError) -> str | None:
-    """Why one row was refused, or None when the error is not about the row and must stop the run.
-
-    About the row: the local field checks (nothing was sent) and the gateway's permanent refusals
-    of a write (a bad value, a required field missing, a record gone). Not about the row: transient
-    refusals and unknown outcomes (a retry resolves them), credentials, a wrong host, a malformed
-    answer, the connection, and codes that refuse the app or tenant (quota, permission).
-    """
-    if isinstance(error, FxiaokeConnectionConfigError):
-        return None
-    if isinstance(error, FxiaokeInvalidInputError):
-        return str(error)
-    if isinstance(error, (FxiaokeAuthError, FxiaokeWrongHostError, FxiaokeProtocolError)):
-        return None
-    if isinstance(error, FxiaokePermanentError) and error.error_code not in _NOT_ABOUT_THE_ROW:
-        return str(error)
-    return None
+    """Why one row was refused, or None when the error must stop the run (``gateway.outcomes``)."""
+    return str(error) if outcomes.refuses_only_the_item(error) else None
 
 
 def _digest(*parts: Any) -> str:

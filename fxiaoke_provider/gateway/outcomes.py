@@ -24,6 +24,11 @@ With a durable send journal (Airflow >= 3.3) a task retry resumes a send instead
 so the journal's record changes the Airflow column: see ``retried_by_airflow``. Work that is
 *resolved by look-up* (the CRM upsert: a retry looks every unfinished create up by its match value
 before sending it again) makes an unknown outcome as retryable as a refusal before any work.
+
+Work made of many items (the upsert's rows) has a third column: is the error about this item only,
+so the others go on (``refuses_only_the_item``)? Only bad input and the gateway's permanent refusal
+of the item's content are; everything the table retries, and what refuses the credentials, the
+host, the answer's shape or the app itself (quota, permission), stops the work.
 """
 
 from __future__ import annotations
@@ -33,12 +38,19 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from fxiaoke_provider.exceptions import (
+    FxiaokeAuthError,
+    FxiaokeConnectionConfigError,
     FxiaokeError,
+    FxiaokeInvalidInputError,
     FxiaokeOutcomeUnknownError,
     FxiaokePartialSendError,
+    FxiaokePermanentError,
+    FxiaokeProtocolError,
     FxiaokeTokenExpiredError,
     FxiaokeTransientError,
+    FxiaokeWrongHostError,
 )
+from fxiaoke_provider.gateway import protocol
 from fxiaoke_provider.gateway.deadline import FxiaokeDeadlineError
 
 
@@ -133,3 +145,21 @@ def stop_is_final(journal: Journal, *, retry_unknown_outcome: bool) -> bool:
     if journal.durable:  # the retry skips what went out; it helps while batches were never sent
         return bool(journal.unknown()) and not journal.untouched()
     return True
+
+
+# --- one item of many ---------------------------------------------------------------------------
+def refuses_only_the_item(error: FxiaokeError) -> bool:
+    """Whether ``error`` refuses one item of a larger work (an upsert's row) and the rest may go on.
+
+    Yes: local input checks (nothing was sent) and the gateway's permanent refusal of a write (a bad
+    value, a required field missing, a record gone). No: the connection's configuration,
+    credentials, a wrong host, a malformed answer, refusals of the app or tenant (quota,
+    permission), and whatever a retry resolves (transient, unknown outcome, the deadline).
+    """
+    if isinstance(error, FxiaokeConnectionConfigError):
+        return False
+    if isinstance(error, FxiaokeInvalidInputError):
+        return True
+    if isinstance(error, (FxiaokeAuthError, FxiaokeWrongHostError, FxiaokeProtocolError)):
+        return False
+    return isinstance(error, FxiaokePermanentError) and error.error_code not in protocol.APP_REFUSED_CODES

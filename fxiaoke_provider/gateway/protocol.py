@@ -124,6 +124,11 @@ TRANSIENT_CODES: Final = CALL_LIMIT_CODES | {SYSTEM_BUSY}
 OUTCOME_UNKNOWN_CODES: Final = frozenset({SERVICE_EXCEPTION, SYSTEM_ERROR})
 #: The credentials (not the request) are the problem.
 AUTH_CODES: Final = frozenset({NO_CREDENTIALS, CREDENTIALS_REJECTED})
+#: Refusals of the app or the tenant (quota, permission), not of one request's content: every
+#: further request would be refused too.
+APP_REFUSED_CODES: Final = frozenset(
+    {DAILY_QUOTA_EXHAUSTED, NO_QUOTA, APP_DISABLED, APP_NOT_AUTHORISED, NO_PERMISSION}
+)
 
 
 def classify_code(code: int | None, path: str) -> ErrorKind:
