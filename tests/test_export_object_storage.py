@@ -139,6 +139,87 @@ def test_a_retry_after_a_failure_mid_export_writes_each_record_once(export_env):
     assert bucket.object_keys() == ["fxiaoke/accounts/2026-03-02.jsonl"]
 
 
+# --- records that change while the export pages --------------------------------------------------
+#: The test DAG's page size: the export asks for the next page after every PAGE records.
+PAGE = 10
+
+
+def _editing_between_pages(monkeypatch, edits: dict[int, Any]) -> list[int]:
+    """Someone works in the CRM while the export pages: ``edits[k]()`` runs after the export has
+    taken page ``k``'s records and before it asks for page ``k + 1``. The hook itself is the real
+    one (real HTTP to the sandbox); only its stream is watched. Returns the pages edits ran after."""
+    original = FxiaokeHook.iter_records
+    ran: list[int] = []
+
+    def iter_records(self, *args: Any, **kwargs: Any):
+        for taken, record in enumerate(original(self, *args, **kwargs), start=1):
+            yield record
+            if taken % PAGE == 0 and taken // PAGE in edits:
+                ran.append(taken // PAGE)
+                edits[taken // PAGE]()
+
+    monkeypatch.setattr(FxiaokeHook, "iter_records", iter_records)
+    return ran
+
+
+@pytest.mark.slow
+def test_records_edited_while_the_export_pages_are_written_once_and_no_unedited_one_is_lost(
+    export_env, monkeypatch
+):
+    """Edits behind the cursor (in the window, out of it, invalidated: each would shift an offset or
+    a modified-time order) and ahead of it, between pages. The file holds every record of the window
+    once: an edited one as it was when its page was read, an unedited one as it is."""
+    sandbox, bucket = export_env
+    records = _put(sandbox, *(_at(1, hour % 24) for hour in range(45)))  # 5 pages: 10, 10, 10, 10, 5
+    ids = [record["_id"] for record in records]
+    inside, outside = epoch_ms(_at(1, 23)), epoch_ms(_at(9))  # the run's window ends at _at(2)
+    read_as: dict[int, dict[str, Any]] = {}  # records edited ahead of the cursor: as the export reads them
+    gone: set[int] = set()  # edited ahead of the cursor out of the window: the next window's records
+    edited: set[int] = set()
+
+    def edit(index: int, fields: dict[str, Any], at_ms: int) -> dict[str, Any]:
+        edited.add(index)
+        return sandbox.edit_record("AccountObj", ids[index], fields, modified_at_ms=at_ms)
+
+    def after_page_1() -> None:
+        edit(3, {"name": "renamed behind"}, inside)  # already written: not again
+        edit(5, {"name": "moved out behind"}, outside)
+        edit(7, {"life_status": "invalid"}, inside)  # invalidated behind: offsets would shift
+        read_as[15] = edit(15, {"name": "renamed ahead"}, inside)  # written once, as edited
+        edit(16, {"name": "moved out ahead"}, outside)
+        gone.add(16)
+        edit(17, {"life_status": "invalid"}, inside)
+        gone.add(17)
+
+    def after_page_2() -> None:
+        for index in range(0, 20, 2):  # every other written record modified again, still in the window
+            edit(index, {"tel": "edited again"}, inside)
+        read_as[25] = edit(25, {"name": "renamed ahead"}, inside)
+        edit(29, {"name": "moved out ahead"}, outside)
+        gone.add(29)
+
+    def after_page_3() -> None:
+        for index in range(20, 30):  # the page just written: modified once more (25 a second time)
+            edit(index, {"tel": "edited after its page"}, inside)
+
+    ran = _editing_between_pages(monkeypatch, {1: after_page_1, 2: after_page_2, 3: after_page_3})
+
+    run = _run(ZERO_LENGTH, _at(2), dest=bucket.url("fxiaoke"))
+
+    assert task_states(run) == {TASK: "success"}
+    assert ran == [1, 2, 3]
+    written = _lines(bucket.read("fxiaoke/accounts/2026-03-02.jsonl"))
+    written_ids = [record["_id"] for record in written]
+    assert len(written_ids) == len(set(written_ids))  # never twice
+    unedited = [record for i, record in enumerate(records) if i not in edited]
+    assert len(unedited) == 20 and all(record in written for record in unedited)  # none lost, as they are
+    expected = [read_as.get(i, record) for i, record in enumerate(records) if i not in gone]
+    assert written == expected
+    assert xcom(run, TASK)["records"] == len(expected) == 42
+    pages = [r for r in requests_to(sandbox, QUERY_PATH) if r["errorCode"] == 0]
+    assert len(pages) == 5  # one pass, no page read again
+
+
 # --- what reaches files and XCom -------------------------------------------------------------------
 @pytest.mark.slow
 def test_no_secret_reaches_the_file_or_xcom(export_env):
