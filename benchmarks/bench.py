@@ -1,8 +1,9 @@
 """``bash scripts/bench.sh``: what the provider costs, as ratios against a baseline measured in the same run.
 
 Behaviour is asserted by the tests; this only measures. Every figure is compared with something the
-same machine did in the same minute (a bare ``requests.Session`` posting the same bodies, the
-gateway's own rate limit, one token per process, Airflow's base import), so the ratios travel
+same machine did in the same minute (a bare ``requests.Session`` posting the same bodies or paging
+with the same keyset bodies, the gateway's own rate limit, one token per process, Airflow's base
+import, the bytes a stream carried, the fewest calls an upsert can make), so the ratios travel
 between machines even where the absolute numbers do not. The sandbox gateway runs in its own
 process, so its work never counts as the client's CPU. Progress goes to stderr, the table to stdout.
 """
@@ -624,7 +625,10 @@ def render(rows: list[Row]) -> str:
     import airflow
 
     cells = [("Measure", "Provider", "Baseline (same run)", "Ratio", "Reads")]
-    cells += [(r.measure, r.provider, r.baseline, f"{r.ratio:.3f}", r.reads) for r in rows]
+    cells += [
+        (r.measure, r.provider, r.baseline, f"{r.ratio:.3f}".replace("-0.000", "0.000"), r.reads)
+        for r in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(5)]
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     lines = [
