@@ -17,7 +17,7 @@ import pytest
 from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
 from fxiaoke_provider.transfers.fxiaoke_to_object_storage import FxiaokeToObjectStorageOperator
 from fxiaoke_provider.transfers.window import epoch_ms
 from tests.airflow_helpers import forget_runs, load_dag, run_dag, task_states, xcom, xcoms_holding
@@ -137,6 +137,30 @@ def test_a_retry_after_a_failure_mid_export_writes_each_record_once(export_env):
     # (2 pages) where it can resume, else all 55 again (6 pages).
     assert len(answered) == (4 + 2 if AIRFLOW_V_3_3_PLUS else 4 + 6)
     assert bucket.object_keys() == ["fxiaoke/accounts/2026-03-02.jsonl"]
+
+
+# --- depth ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_full_export_reads_25000_records_past_the_offset_cap_each_once(use_connection, tmp_path):
+    """Offset paging stops at 10,000 (10013); the export pages on _id and reads every record once.
+    No rate limit here (251 calls would take 40 s); ``execute`` is called directly: windows and
+    task state are the DAG tests' business above."""
+    dest = tmp_path / "accounts.jsonl"
+    seed = {"AccountObj": 25_000}
+    with SandboxGateway(port=0, token_delay_s=0.0, rate_limit_calls=0, crm_seed=seed) as sandbox:
+        use_connection(sandbox, rate_limit_calls=0)
+        operator = FxiaokeToObjectStorageOperator(
+            task_id="export_all", object_api_name="AccountObj", dest_path=f"file://{dest}", incremental=False
+        )
+
+        assert operator.execute({}) == {"path": f"file://{dest}", "records": 25_000}
+
+        expected = [record["_id"] for record in sandbox.records("AccountObj")]
+        codes = [r["errorCode"] for r in requests_to(sandbox, QUERY_PATH)]
+    ids = [json.loads(line)["_id"] for line in dest.read_text("utf-8").splitlines()]
+    assert len(ids) == len(set(ids)) == 25_000
+    assert ids == expected  # in _id order, as the sandbox holds them
+    assert codes == [0] * 251  # 250 full pages and the empty one that ends the stream; no 10013
 
 
 # --- records that change while the export pages --------------------------------------------------
