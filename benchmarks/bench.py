@@ -484,11 +484,11 @@ def reading_overhead(pages: int, rounds: int, tmp: Path) -> list[Row]:
 
 
 MEMORY_CHILD = """
-import gc, itertools, json, resource, sys, threading, time
+import gc, itertools, json, os, resource, sys, threading
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 
 conn_id, name, records = sys.argv[1], sys.argv[2], int(sys.argv[3])
-page_bytes = __import__("os").sysconf("SC_PAGE_SIZE")
+page_bytes = os.sysconf("SC_PAGE_SIZE")
 
 def rss():
     with open("/proc/self/statm") as statm:
