@@ -1,6 +1,7 @@
 """``FxiaokeToObjectStorageOperator`` in real Airflow (``dag.test()``), reading the sandbox's CRM over
 HTTP and writing to an S3-compatible server on loopback (and a local disk) through Airflow's
-object storage: windows per timetable, rerun, retry resume, CSV, what reaches XCom.
+object storage: windows per timetable, rerun, retry resume, depth past the offset cap, records
+edited while the export pages, CSV, what reaches XCom.
 """
 
 from __future__ import annotations
