@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark command: one table of what the provider costs, each figure a ratio against a baseline
-# measured in the same run (bare requests, the gateway's limit, one token per process, bare Airflow).
-# Runs on the latest Airflow 3 in about a minute; not part of the test suite (figures depend on the
-# machine). Extra arguments go to benchmarks/bench.py (see --help).
+# measured in the same run (bare requests, the gateway's limit, one token per process, bare Airflow,
+# the bytes streamed, the fewest calls an upsert can make). Runs on the latest Airflow 3 in about two
+# minutes (the paced export alone takes 40 s); not part of the test suite (figures depend on the
+# machine). Extra arguments go to benchmarks/bench.py (see --help; --only export,reading picks rows).
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
 cd "$ROOT"

@@ -6,17 +6,20 @@ Three objects of ``N`` records each (default 10,000: 101 query calls each) are r
 - ``pool``: one after another, as a pool of one slot runs them;
 - ``side-by-side``: at the same time, each with its own pacer, as tasks on three machines do.
 
-Prints, per way, the seconds taken, the query calls answered and refused (``30004``), whether the
-exports that finished read every record once, and the exports whose refusals outlasted the
-client's retries (an Airflow task would retry those). About three minutes at the default size::
+Prints, per way and run, the seconds taken, the query calls answered and refused (``30004``),
+the most attempts one call needed (the client's retry allows ``retry_max_attempts``, 7 by
+default), whether the exports that finished read every record once, and the exports whose
+refusals outlasted the client's retries (an Airflow task would retry those). About three minutes
+per run at the default size::
 
-    source scripts/_env.sh && fxiaoke_env 3 && "$PY" scripts/export_pool_figure.py [N]
+    source scripts/_env.sh && fxiaoke_env 3 && "$PY" scripts/export_pool_figure.py [N [RUNS]]
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -32,6 +35,18 @@ from tests.support import connection_dict  # noqa: E402
 
 OBJECTS = ["AccountObj", "ContactObj", "OpportunityObj"]
 QUERY_PATH = "/cgi/crm/v2/data/query"
+
+
+class Attempts(logging.Handler):
+    """The retry policy's log line per failed attempt ("... (attempt N), retrying ..."): the highest N."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.most = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Fxiaoke request failed (attempt"):
+            self.most = max(self.most, int(record.args[0]))
 
 
 def measure(way: str, records: int, scratch: Path) -> dict[str, object]:
@@ -53,6 +68,11 @@ def measure(way: str, records: int, scratch: Path) -> dict[str, object]:
             except Exception as error:  # what would fail the task's try
                 failed[name] = f"{type(error).__name__}: {error}"[:200]
 
+        attempts = Attempts()
+        retry_log = logging.getLogger("fxiaoke_provider.gateway.retry")
+        retry_log.addHandler(attempts)
+        level = retry_log.level
+        retry_log.setLevel(logging.WARNING)  # whatever the logging configuration says
         started = time.monotonic()
         if way == "side-by-side":
             threads = [threading.Thread(target=export, args=item) for item in enumerate(OBJECTS)]
@@ -64,6 +84,8 @@ def measure(way: str, records: int, scratch: Path) -> dict[str, object]:
             for index, name in enumerate(OBJECTS):
                 export(index, name)
         seconds = time.monotonic() - started
+        retry_log.removeHandler(attempts)
+        retry_log.setLevel(level)
         codes = collections.Counter(r["errorCode"] for r in gateway.requests() if r["path"] == QUERY_PATH)
         once = all(len(ids[name]) == len(set(ids[name])) == records for name in ids)
         return {
@@ -71,6 +93,8 @@ def measure(way: str, records: int, scratch: Path) -> dict[str, object]:
             "seconds": round(seconds, 1),
             "answered": codes.get(0, 0),
             "refused_30004": codes.get(30004, 0),
+            # a call that failed for good used every attempt; the log names those that were retried
+            "most_attempts_of_one_call": (attempts.most + 1) if attempts.most else 1,
             "every_record_once_where_done": once,
             "failed_tries": failed,
         }
@@ -78,9 +102,11 @@ def measure(way: str, records: int, scratch: Path) -> dict[str, object]:
 
 def main() -> None:
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    with tempfile.TemporaryDirectory() as scratch:
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    for run in range(runs):
         for way in ("pool", "side-by-side"):
-            print(json.dumps(measure(way, records, Path(scratch))), flush=True)
+            with tempfile.TemporaryDirectory() as scratch:
+                print(json.dumps({"run": run + 1, **measure(way, records, Path(scratch))}), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """``FxiaokeToObjectStorageOperator`` in real Airflow (``dag.test()``), reading the sandbox's CRM over
 HTTP and writing to an S3-compatible server on loopback (and a local disk) through Airflow's
-object storage: windows per timetable, rerun, retry resume, CSV, what reaches XCom.
+object storage: windows per timetable, rerun, retry resume, depth past the offset cap, records
+edited while the export pages, CSV, what reaches XCom.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from fxiaoke_provider.airflow_support.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
 from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
-from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE
+from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
 from fxiaoke_provider.transfers.fxiaoke_to_object_storage import FxiaokeToObjectStorageOperator
 from fxiaoke_provider.transfers.window import epoch_ms
 from tests.airflow_helpers import forget_runs, load_dag, run_dag, task_states, xcom, xcoms_holding
@@ -137,6 +138,161 @@ def test_a_retry_after_a_failure_mid_export_writes_each_record_once(export_env):
     # (2 pages) where it can resume, else all 55 again (6 pages).
     assert len(answered) == (4 + 2 if AIRFLOW_V_3_3_PLUS else 4 + 6)
     assert bucket.object_keys() == ["fxiaoke/accounts/2026-03-02.jsonl"]
+
+
+# --- depth ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_full_export_reads_25000_records_past_the_offset_cap_each_once(use_connection, tmp_path):
+    """Offset paging stops at 10,000 (10013); the export pages on _id and reads every record once.
+    No rate limit here (251 calls would take 40 s); ``execute`` is called directly: windows and
+    task state are the DAG tests' business above."""
+    dest = tmp_path / "accounts.jsonl"
+    seed = {"AccountObj": 25_000}
+    with SandboxGateway(port=0, token_delay_s=0.0, rate_limit_calls=0, crm_seed=seed) as sandbox:
+        use_connection(sandbox, rate_limit_calls=0)
+        operator = FxiaokeToObjectStorageOperator(
+            task_id="export_all", object_api_name="AccountObj", dest_path=f"file://{dest}", incremental=False
+        )
+
+        assert operator.execute({}) == {"path": f"file://{dest}", "records": 25_000}
+
+        expected = [record["_id"] for record in sandbox.records("AccountObj")]
+        codes = [r["errorCode"] for r in requests_to(sandbox, QUERY_PATH)]
+    ids = [json.loads(line)["_id"] for line in dest.read_text("utf-8").splitlines()]
+    assert len(ids) == len(set(ids)) == 25_000
+    assert ids == expected  # in _id order, as the sandbox holds them
+    assert codes == [0] * 251  # 250 full pages and the empty one that ends the stream; no 10013
+
+
+# --- records that change while the export pages --------------------------------------------------
+#: The test DAG's page size: the export asks for the next page after every PAGE records.
+PAGE = 10
+
+
+def _editing_between_pages(monkeypatch, edits: dict[int, Any]) -> list[int]:
+    """Someone works in the CRM while the export pages: ``edits[k]()`` runs after the export has
+    taken page ``k``'s records and before it asks for page ``k + 1``. The hook itself is the real
+    one (real HTTP to the sandbox); only its stream is watched. Returns the pages edits ran after."""
+    original = FxiaokeHook.iter_records
+    ran: list[int] = []
+
+    def iter_records(self, *args: Any, **kwargs: Any):
+        for taken, record in enumerate(original(self, *args, **kwargs), start=1):
+            yield record
+            if taken % PAGE == 0 and taken // PAGE in edits:
+                ran.append(taken // PAGE)
+                edits[taken // PAGE]()
+
+    monkeypatch.setattr(FxiaokeHook, "iter_records", iter_records)
+    return ran
+
+
+@pytest.mark.slow
+def test_records_edited_while_the_export_pages_are_written_once_and_no_unedited_one_is_lost(
+    export_env, monkeypatch
+):
+    """Edits behind the cursor (in the window, out of it, invalidated: each would shift an offset or
+    a modified-time order) and ahead of it, between pages. The file holds every record of the window
+    once: an edited one as it was when its page was read, an unedited one as it is."""
+    sandbox, bucket = export_env
+    records = _put(sandbox, *(_at(1, hour % 24) for hour in range(45)))  # 5 pages: 10, 10, 10, 10, 5
+    ids = [record["_id"] for record in records]
+    inside, outside = epoch_ms(_at(1, 23)), epoch_ms(_at(9))  # the run's window ends at _at(2)
+    read_as: dict[int, dict[str, Any]] = {}  # records edited ahead of the cursor: as the export reads them
+    gone: set[int] = set()  # edited ahead of the cursor out of the window: the next window's records
+    edited: set[int] = set()
+
+    def edit(index: int, fields: dict[str, Any], at_ms: int) -> dict[str, Any]:
+        edited.add(index)
+        return sandbox.edit_record("AccountObj", ids[index], fields, modified_at_ms=at_ms)
+
+    def after_page_1() -> None:
+        edit(3, {"name": "renamed behind"}, inside)  # already written: not again
+        edit(5, {"name": "moved out behind"}, outside)
+        edit(7, {"life_status": "invalid"}, inside)  # invalidated behind: offsets would shift
+        read_as[15] = edit(15, {"name": "renamed ahead"}, inside)  # written once, as edited
+        edit(16, {"name": "moved out ahead"}, outside)
+        gone.add(16)
+        edit(17, {"life_status": "invalid"}, inside)
+        gone.add(17)
+
+    def after_page_2() -> None:
+        for index in range(0, 20, 2):  # every other written record modified again, still in the window
+            edit(index, {"tel": "edited again"}, inside)
+        read_as[25] = edit(25, {"name": "renamed ahead"}, inside)
+        edit(29, {"name": "moved out ahead"}, outside)
+        gone.add(29)
+
+    def after_page_3() -> None:
+        for index in range(20, 30):  # the page just written: modified once more (25 a second time)
+            edit(index, {"tel": "edited after its page"}, inside)
+
+    ran = _editing_between_pages(monkeypatch, {1: after_page_1, 2: after_page_2, 3: after_page_3})
+
+    run = _run(ZERO_LENGTH, _at(2), dest=bucket.url("fxiaoke"))
+
+    assert task_states(run) == {TASK: "success"}
+    assert ran == [1, 2, 3]
+    written = _lines(bucket.read("fxiaoke/accounts/2026-03-02.jsonl"))
+    written_ids = [record["_id"] for record in written]
+    assert len(written_ids) == len(set(written_ids))  # never twice
+    unedited = [record for i, record in enumerate(records) if i not in edited]
+    assert len(unedited) == 20 and all(record in written for record in unedited)  # none lost, as they are
+    expected = [read_as.get(i, record) for i, record in enumerate(records) if i not in gone]
+    assert written == expected
+    assert xcom(run, TASK)["records"] == len(expected) == 42
+    pages = [r for r in requests_to(sandbox, QUERY_PATH) if r["errorCode"] == 0]
+    assert len(pages) == 5  # one pass, no page read again
+
+
+@pytest.mark.slow
+def test_records_edited_between_a_failed_try_and_its_retry_are_written_once(export_env, monkeypatch):
+    """Try 1 stages 40 records (2 parts) and fails; records change before the retry reads. On
+    Airflow >= 3.3 the retry resumes after the staged parts, so a staged record stays as it was
+    staged; below, the retry reads everything again as it is now. Either way: each record once,
+    no unedited record lost."""
+    sandbox, bucket = export_env
+    records = _put(sandbox, *(_at(1, hour % 24) for hour in range(55)))
+    ids = [record["_id"] for record in records]
+    inside, outside = epoch_ms(_at(1, 23)), epoch_ms(_at(9))
+    sandbox.add_fault(QUERY_PATH, "delay", count=4, seconds=0)  # pages 1-4 answered as usual
+    sandbox.add_fault(QUERY_PATH, "error", count=2, code=-1)  # page 5: busy on both attempts
+    original, reads, now = FxiaokeHook.iter_records, [], {}
+
+    def iter_records(self, *args: Any, **kwargs: Any):
+        reads.append(kwargs.get("after_id"))
+        if len(reads) == 2:  # the retry, before it reads anything
+            now[10] = sandbox.edit_record(
+                "AccountObj", ids[10], {"name": "staged, renamed"}, modified_at_ms=inside
+            )
+            now[12] = sandbox.edit_record(
+                "AccountObj", ids[12], {"life_status": "invalid"}, modified_at_ms=inside
+            )
+            now[45] = sandbox.edit_record(
+                "AccountObj", ids[45], {"name": "ahead, renamed"}, modified_at_ms=inside
+            )
+            now[46] = sandbox.edit_record(
+                "AccountObj", ids[46], {"name": "ahead, moved"}, modified_at_ms=outside
+            )
+        yield from original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FxiaokeHook, "iter_records", iter_records)
+
+    run = _run(ZERO_LENGTH, _at(2), dest=bucket.url("fxiaoke"))
+
+    assert task_states(run) == {TASK: "success"}
+    assert len(reads) == 2
+    written = _lines(bucket.read("fxiaoke/accounts/2026-03-02.jsonl"))
+    assert len({record["_id"] for record in written}) == len(written)  # never twice
+    unedited = [record for i, record in enumerate(records) if i not in now]
+    assert all(record in written for record in unedited)  # none lost, as they are
+    if AIRFLOW_V_3_3_PLUS:  # resumed after the 40 staged records: those stay as they were staged
+        assert reads == [None, ids[39]]
+        expected = [now[45] if i == 45 else r for i, r in enumerate(records) if i != 46]
+    else:  # read again from the start: every record as it is now, the invalidated one gone
+        assert reads == [None, None]
+        expected = [now.get(i, r) for i, r in enumerate(records) if i not in (12, 46)]
+    assert written == expected
 
 
 # --- what reaches files and XCom -------------------------------------------------------------------
