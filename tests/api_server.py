@@ -1,4 +1,5 @@
-"""A login-free ``airflow api-server`` on a free loopback port, for the form test and ``ui_check``."""
+"""A login-free ``airflow api-server`` on a free loopback port: the UI's API for the form test and
+``ui_check``, the execution API for tasks run in their own processes (``tests/airflow_helpers.py``)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ def request_json(url: str, method: str = "GET") -> Any:
     return json.loads(body) if body else None
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
+        **(extra or {}),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -39,18 +41,28 @@ def _env(home: Path) -> dict[str, str]:
     }
 
 
+#: The path that answers once each app is up.
+HEALTH_PATHS = {"core": "/api/v2/monitor/health", "execution": "/execution/health"}
+
+
 @contextmanager
-def api_server(home: Path, log_path: Path) -> Iterator[str]:
-    """Yields the base URL once ``/api/v2/monitor/health`` answers; RuntimeError with the log if not."""
+def api_server(
+    home: Path, log_path: Path, *, apps: str = "core", env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Yields the base URL once the app's health path answers; RuntimeError with the log if not.
+
+    ``apps``: ``core`` (the UI and its API) or ``execution`` (what task processes talk to);
+    ``env``: more settings, e.g. the JWT secret the task processes' tokens are signed with.
+    """
     airflow = str(Path(sys.executable).with_name("airflow"))
-    env = _env(home)
+    env = _env(home, env)
     if not (home / "airflow.db").exists():
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     port = free_port()
     command = [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*command, "--apps", "core"],
+            [*command, "--apps", apps],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -63,7 +75,7 @@ def api_server(home: Path, log_path: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"api-server did not start:\n{log_path.read_text()[-3000:]}")
             try:
-                request_json(base_url + "/api/v2/monitor/health")
+                request_json(base_url + HEALTH_PATHS[apps])
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.3)

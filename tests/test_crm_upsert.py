@@ -2,24 +2,21 @@
 
 The first half drives ``execute`` with a scripted store (the engine's rules are in
 ``test_crm_upsert_engine.py``): where rows come from, what reaches XCom, which stops Airflow retries
-and which fail for good. The second half runs real DAGs (``dag.test()`` and an ``airflow dags test``
-process) against the sandbox's CRM and counts records: every row's record exactly once, with the
-row's values.
+and which fail for good. The second half runs real DAGs (``dag.test()``, and each try in a
+supervised task process of its own) against the sandbox's CRM and counts records: every row's
+record exactly once, with the row's values.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from fxiaoke_provider.airflow_support.version_compat import (
-    AIRFLOW_V_3_0_PLUS,
     AIRFLOW_V_3_3_PLUS,
     AirflowFailException,
 )
@@ -35,8 +32,15 @@ from fxiaoke_provider.operators.crm import (
     UPSERT_REFUSED_ROWS_XCOM_KEY,
     FxiaokeUpsertRecordsOperator,
 )
-from tests.airflow_helpers import load_dag, run_dag, task_states, xcom
-from tests.support import ROOT, TEST_DAGS, FakeRecords, context_with_ti, requests_to
+from tests.airflow_helpers import (
+    TASK_PROCESSES_NEED,
+    load_dag,
+    run_dag,
+    task_processes,
+    task_states,
+    xcom,
+)
+from tests.support import TEST_DAGS, FakeRecords, context_with_ti, requests_to
 from tests.test_checkpoint import DictStore
 
 OBJ = "LeadsObj"
@@ -273,26 +277,52 @@ def test_a_refused_row_is_reported_by_its_match_value_while_the_others_are_writt
 
 
 @pytest.mark.slow
-def test_a_lost_create_answer_in_a_real_task_process(sandbox, use_connection, tmp_path):
-    """``airflow dags test`` in its own process: its task reaches the sandbox over loopback."""
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason=TASK_PROCESSES_NEED)
+def test_a_lost_create_answer_is_resolved_by_a_retry_in_another_task_process(
+    sandbox, use_connection, tmp_path
+):
+    """Each try in its own supervised task process; only the task state store joins them."""
     use_connection(sandbox)
     rows = [lead(i) for i in range(120)]
     seed(rows[100:])
-    sandbox.add_fault(CREATE, "delay", count=30, seconds=0, deliver=True)
-    sandbox.add_fault(CREATE, "reset", count=1, deliver=True)
+    sandbox.add_fault(CREATE, "delay", count=50, seconds=0, deliver=True)  # answered normally
+    sandbox.add_fault(CREATE, "reset", count=1, deliver=True)  # created, answer lost
     env = {
-        **os.environ,
         "FXIAOKE_IT_UPSERT_SOURCE": str(write_jsonl(tmp_path / "leads.jsonl", rows)),
+        "FXIAOKE_IT_UPSERT_FROM": "file",
         "FXIAOKE_IT_UPSERT_RETRIES": "1",
+        "FXIAOKE_IT_UPSERT_ALLOW": "0",
     }
-    command = [sys.executable, "-m", "airflow", "dags", "test", "fxiaoke_it_upsert"]
-    if AIRFLOW_V_3_0_PLUS:
-        command += ["-B", "fxiaoke_test_dags"]
-    else:
-        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(TEST_DAGS)
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
 
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-4000:]
+    with task_processes(tmp_path) as runner:
+        run = runner.run(DAG_FILE, "fxiaoke_it_upsert", bundle="fxiaoke_test_dags", env=env)
+        first, second = run.tries("upsert")
+        outcome = xcom(run.dag_run, "upsert")
+        rerun = runner.run(DAG_FILE, "fxiaoke_it_upsert", bundle="fxiaoke_test_dags", env=env)
+        (again,) = rerun.tries("upsert")
+
+    (lost,) = [r for r in requests_to(sandbox, CREATE) if r["fault"] == "reset"]
+    records = records_of(rows)
+    print(
+        f"\ntask processes: try 1 pid {first.pid} ({first.state}), try 2 pid {second.pid} ({second.state}), "
+        f"rerun pid {again.pid}; test pid {os.getpid()}, CLI pids {run.cli_pid}/{rerun.cli_pid}; "
+        f"lost create {lost['thirdTraceId']}; outcome {outcome}; rerun {xcom(rerun.dag_run, 'upsert')}; "
+        f"records per match value {sorted(Counter(len(r) for r in records.values()).items())} "
+        f"over {len(records)} values; delivered creates "
+        f"{sum(1 for r in requests_to(sandbox, CREATE) if r['delivered'])}"
+    )
+    # every try ran in a process of its own, neither the test's nor the CLI's
+    pids = [first.pid, second.pid, again.pid]
+    assert None not in pids and len(set(pids)) == 3
+    assert not set(pids) & {os.getpid(), run.cli_pid, rerun.cli_pid}
+    assert (first.try_number, second.try_number) == (1, 2)
+    assert (first.state, second.state) == ("failed", "success")
+    # try 1 wrote the lost create into the task state store; try 2, in another process, read it back
+    assert lost["delivered"] and lost["thirdTraceId"] in first.log
+    assert f"thirdTraceIds: {lost['thirdTraceId']}" in second.log
+    assert outcome == {"created": 100, "updated": 20, "refused": 0}  # the 51st counted as created
     assert_each_row_once_with_its_values(rows)
+    assert sum(1 for r in requests_to(sandbox, CREATE) if r["delivered"]) == 20 + 100  # seeds + one each
+    # a rerun creates nothing
+    assert xcom(rerun.dag_run, "upsert") == {"created": 0, "updated": 120, "refused": 0}
     assert sum(1 for r in requests_to(sandbox, CREATE) if r["delivered"]) == 120

@@ -1,7 +1,8 @@
 """``FxiaokeToObjectStorageOperator`` in real Airflow (``dag.test()``), reading the sandbox's CRM over
 HTTP and writing to an S3-compatible server on loopback (and a local disk) through Airflow's
-object storage: windows per timetable, rerun, retry resume, depth past the offset cap, records
-edited while the export pages, CSV, what reaches XCom.
+object storage: windows per timetable, rerun, retry resume (also with each try in a supervised task
+process of its own), depth past the offset cap, records edited while the export pages, CSV, what
+reaches XCom.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import csv
 import importlib
 import io
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +23,16 @@ from fxiaoke_provider.hooks.fxiaoke import FxiaokeHook
 from fxiaoke_provider.sandbox import DEFAULT_APP_SECRET, DEFAULT_PERMANENT_CODE, SandboxGateway
 from fxiaoke_provider.transfers.fxiaoke_to_object_storage import FxiaokeToObjectStorageOperator
 from fxiaoke_provider.transfers.window import epoch_ms
-from tests.airflow_helpers import forget_runs, load_dag, run_dag, task_states, xcom, xcoms_holding
+from tests.airflow_helpers import (
+    TASK_PROCESSES_NEED,
+    forget_runs,
+    load_dag,
+    run_dag,
+    task_processes,
+    task_states,
+    xcom,
+    xcoms_holding,
+)
 from tests.support import TEST_DAGS, requests_to
 
 #: The query path of preset objects (the manual's).
@@ -293,6 +304,41 @@ def test_records_edited_between_a_failed_try_and_its_retry_are_written_once(expo
         assert reads == [None, None]
         expected = [now.get(i, r) for i, r in enumerate(records) if i not in (12, 46)]
     assert written == expected
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason=TASK_PROCESSES_NEED)
+def test_a_retry_in_another_task_process_resumes_after_the_parts_already_written(export_env, tmp_path):
+    """As above, each try in its own supervised task process: only the task state store joins them."""
+    sandbox, bucket = export_env
+    sandbox.seed_records("AccountObj", 55)
+    expected = sandbox.records("AccountObj")
+    sandbox.add_fault(QUERY_PATH, "delay", count=4, seconds=0)  # pages 1-4 answered as usual
+    sandbox.add_fault(QUERY_PATH, "error", count=2, code=-1)  # page 5: busy, twice (all attempts)
+
+    with task_processes(tmp_path) as runner:
+        run = runner.run(
+            TEST_DAGS / f"{ZERO_LENGTH}.py",
+            ZERO_LENGTH,
+            bundle="fxiaoke_test_dags",
+            logical_date=_at(2),
+            conf={"dest": bucket.url("fxiaoke")},
+        )
+    first, second = run.tries(TASK)
+
+    answered = [r for r in requests_to(sandbox, QUERY_PATH) if r["errorCode"] == 0]
+    print(
+        f"\ntask processes: try 1 pid {first.pid} ({first.state}), try 2 pid {second.pid} ({second.state}); "
+        f"test pid {os.getpid()}, CLI pid {run.cli_pid}; pages answered {len(answered)}; "
+        f"records written {len(_lines(bucket.read('fxiaoke/accounts/2026-03-02.jsonl')))}"
+    )
+    assert None not in (first.pid, second.pid) and first.pid != second.pid
+    assert not {first.pid, second.pid} & {os.getpid(), run.cli_pid}
+    assert (first.state, second.state) == ("failed", "success")
+    assert "Resuming an earlier try's export: 2 part(s), 40 record(s) staged" in second.log
+    assert _lines(bucket.read("fxiaoke/accounts/2026-03-02.jsonl")) == expected  # each once, in order
+    assert len(answered) == 4 + 2  # the retry read only the 15 records after the staged parts
+    assert bucket.object_keys() == ["fxiaoke/accounts/2026-03-02.jsonl"]
 
 
 # --- what reaches files and XCom -------------------------------------------------------------------
