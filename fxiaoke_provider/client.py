@@ -47,7 +47,8 @@ class FxiaokeClient(Gateway):
     :param auth_style: ``header`` (Bearer token headers) or ``legacy`` (``corpAccessToken`` in the body).
     :param service_id: the service account that sends by default; without one, the app sends.
     :param timeout: seconds to wait for an answer.
-    :param retry_max_attempts: attempts for transient failures (1: no automatic retry).
+    :param retry_max_attempts: attempts for transient failures (1: no automatic retry); refusals
+        for an endpoint's call limit do not count: they are waited out for up to three windows.
     :param retry_max_wait: ceiling in seconds of one backoff wait.
     :param retry_unknown_outcome: retry even when a request may already have been acted on
         (at-least-once delivery).

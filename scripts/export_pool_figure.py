@@ -7,9 +7,10 @@ Three objects of ``N`` records each (default 10,000: 101 query calls each) are r
 - ``side-by-side``: at the same time, each with its own pacer, as tasks on three machines do.
 
 Prints, per way and run, the seconds taken, the query calls answered and refused (``30004``),
-the most attempts one call needed (the client's retry allows ``retry_max_attempts``, 7 by
-default), whether the exports that finished read every record once, and the exports whose
-refusals outlasted the client's retries (an Airflow task would retry those). About three minutes
+the most attempts one call needed (call-limit refusals are waited out for up to three windows,
+not counted against ``retry_max_attempts``), whether the exports that finished read every record
+once, and the exports whose refusals outlasted the client's patience (an Airflow task would retry
+those). About three minutes
 per run at the default size::
 
     source scripts/_env.sh && fxiaoke_env 3 && "$PY" scripts/export_pool_figure.py [N [RUNS]]

@@ -63,7 +63,7 @@ def real_failures(sandbox, use_connection, monkeypatch, tokenless_gateway) -> di
     keep(_fail(lambda: hook.send_message(["1000"], "")))  # invalid input
     sandbox.add_fault(SEND, "error", code=protocol.NO_QUOTA)
     keep(_fail(lambda: hook.send_message(["1000"], "quota")))  # permanent
-    sandbox.add_fault(SEND, "error", count=2, code=protocol.RATE_LIMITED)
+    sandbox.add_fault(SEND, "error", count=2, code=protocol.SYSTEM_BUSY)
     keep(_fail(lambda: hook.send_message(["1000"], "busy")))  # transient
     sandbox.add_fault(SEND, "error", code=protocol.SERVICE_EXCEPTION)
     keep(_fail(lambda: hook.send_message(["1000"], "unknown")))  # outcome unknown

@@ -1,9 +1,10 @@
 """The one retry policy (``fxiaoke_provider.gateway.retry``) as the hook applies it, against the sandbox.
 
 Transient failures are retried with exponential backoff and jitter within ``retry_max_attempts`` /
-``retry_max_wait``; unknown outcomes are not (unless opted in); permanent failures make exactly one
-request and never wait; one hook paces itself under the per-endpoint limit; a split send that fails
-half-way says which batches went out.
+``retry_max_wait``, except refusals for a business endpoint's call limit, waited out by time (a
+random share of the window each, for up to three windows); unknown outcomes are not (unless opted
+in); permanent failures make exactly one request and never wait; one hook paces itself under the
+per-endpoint limit; a split send that fails half-way says which batches went out.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fxiaoke_provider.exceptions import (
     FxiaokeTransientError,
 )
 from fxiaoke_provider.gateway import outcomes, protocol, retry
+from fxiaoke_provider.gateway.deadline import Deadline, FxiaokeDeadlineError
 from fxiaoke_provider.gateway.pacing import EndpointPacer
 from fxiaoke_provider.gateway.retry import TOKEN_PATIENCE_S
 from fxiaoke_provider.gateway.transport import _request_error
@@ -66,8 +68,8 @@ def test_defaults():
 # --- transient: retried, bounded ---------------------------------------------------------------
 def test_transient_failures_stop_after_retry_max_attempts(sandbox, use_connection, sleeps):
     use_connection(sandbox, retry_max_attempts=4, retry_max_wait=0.02)
-    sandbox.add_fault(SEND, "error", count=50, code=protocol.RATE_LIMITED)
-    with pytest.raises(FxiaokeTransientError, match="errorCode 30004") as info:
+    sandbox.add_fault(SEND, "error", count=50, code=protocol.SYSTEM_BUSY)
+    with pytest.raises(FxiaokeTransientError, match="errorCode -1") as info:
         FxiaokeHook(sleep=sleeps).send_message(["1000"], "never")
     assert len(send_requests(sandbox)) == 4
     assert len(sleeps) == 3 and all(0 <= s <= 0.02 for s in sleeps)
@@ -221,7 +223,11 @@ def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_conne
     [
         ({"kind": "error", "code": protocol.NO_QUOTA}, {}, AirflowFailException),
         ({"kind": "redirect"}, {}, AirflowFailException),
-        ({"kind": "error", "code": protocol.RATE_LIMITED, "count": 9}, {}, FxiaokeTransientError),
+        (  # waited out for 3 windows of 0.2 s, then handed to Airflow
+            {"kind": "error", "code": protocol.RATE_LIMITED, "count": 10_000},
+            {"rate_limit_window": 0.2, "retry_max_wait": 0.02},
+            FxiaokeTransientError,
+        ),
         ({"kind": "http", "status": 503, "count": 9}, {}, FxiaokeTransientError),
         ({"kind": "error", "code": protocol.SERVICE_EXCEPTION}, {}, AirflowFailException),
         (
@@ -235,7 +241,7 @@ def test_token_endpoint_failures_are_retried_by_one_loop_only(sandbox, use_conne
 def test_operator_fails_for_good_only_when_retrying_cannot_help(
     sandbox, use_connection, fault, extra, expected
 ):
-    use_connection(sandbox, retry_max_attempts=2, retry_max_wait=0, **extra)
+    use_connection(sandbox, **{"retry_max_attempts": 2, "retry_max_wait": 0, **extra})
     spec = dict(fault)
     sandbox.add_fault(SEND, spec.pop("kind"), count=spec.pop("count", 1), **spec)
     op = FxiaokeSendMessageOperator(task_id="send", to_users=["1000"], message="hi")
@@ -360,13 +366,105 @@ def test_failure_in_the_middle_of_a_split_send_names_what_went_out(
     assert not error.retryable_by_airflow  # a repeat would deliver batch #1 again
 
 
-# --- default backoff ---------------------------------------------------------------------------
-def test_two_30004_with_the_default_backoff_wait_half_a_second_then_one(sandbox, use_connection, sleeps):
-    use_connection(sandbox, retry_max_wait=None)  # the defaults: 0.5 s doubling, 30 s cap
+# --- call-limit refusals: waited out by time --------------------------------------------------
+def test_call_limit_waits_are_a_spread_share_of_the_window_and_capped():
+    samples = [retry.backoff_wait(1, 30.0, window_s=20.0) for _ in range(2000)]
+    assert all(1.0 <= s <= 10.0 for s in samples)
+    assert min(samples) < 2.0 and max(samples) > 9.0  # spread over the range, not one schedule
+    assert len({round(s, 3) for s in samples}) > 1000
+    # the attempt number does not grow the wait: refused clients do not double up in lockstep
+    assert all(1.0 <= retry.backoff_wait(6, 30.0, window_s=20.0) <= 10.0 for _ in range(200))
+    assert all(retry.backoff_wait(1, 3.0, window_s=20.0) <= 3.0 for _ in range(200))  # retry_max_wait
+    assert retry.backoff_wait(1, 0, window_s=20.0) == 0
+
+
+def test_call_limit_refusals_outlast_the_attempt_budget_within_the_patience(sandbox, use_connection):
+    """Nine refusals: more than the 7 attempts allow, but within 3 windows (60 s) they are waited out."""
+    use_connection(sandbox, retry_max_wait=5)  # waits of 1..5 s: 9 of them fit in 60 s
+    clock = FakeClock()
+    waits = SleepRecorder(clock=clock)
+    hook = FxiaokeHook(sleep=waits, clock=clock)
+    hook.get_token()
+    sandbox.add_fault(SEND, "error", count=9, code=protocol.RATE_LIMITED)
+    hook.send_message(["1000"], "after nine refusals")
+    assert len(send_requests(sandbox)) == 10 > DEFAULT_RETRY_MAX_ATTEMPTS
+    assert len(waits) == 9 and all(1.0 <= w <= 5.0 for w in waits)
+    assert len(sandbox.messages()) == 1
+
+
+def test_call_limit_refusals_do_not_use_up_the_attempts_of_other_failures(sandbox, use_connection, sleeps):
+    """Refusals for the call limit, then busy answers: the busy ones still get their 3 attempts."""
+    use_connection(sandbox, retry_max_attempts=3)
+    hook = FxiaokeHook(sleep=sleeps)
+    hook.get_token()
+    sandbox.add_fault(SEND, "error", count=4, code=protocol.CALL_LIMIT_EXCEEDED)
+    hook.send_message(["1000"], "after four refusals")
+    sandbox.add_fault(SEND, "error", count=4, code=protocol.RATE_LIMITED)
+    sandbox.add_fault(SEND, "error", count=2, code=protocol.SYSTEM_BUSY)
+    hook.send_message(["1000"], "after refusals and two busy answers")
+    assert len(sandbox.messages()) == 2
+    assert len(send_requests(sandbox)) == 5 + 7
+
+
+def test_call_limit_refusal_past_the_patience_raises(sandbox, use_connection):
+    use_connection(sandbox, retry_max_wait=30)  # the default ceiling: waits of 1..10 s of a 20 s window
+    clock = FakeClock()
+    waits = SleepRecorder(clock=clock)
+    hook = FxiaokeHook(sleep=waits, clock=clock)
+    hook.get_token()
+    sandbox.add_fault(SEND, "error", count=10_000, code=protocol.RATE_LIMITED)
+    with pytest.raises(FxiaokeTransientError, match="errorCode 30004"):
+        hook.send_message(["1000"], "never")
+    patience = retry.CALL_LIMIT_PATIENCE_WINDOWS * protocol.RATE_LIMIT_WINDOW_S
+    # it stopped when the next wait (at most 10 s) would have ended past the patience, not before
+    assert patience - 10.0 < sum(waits) <= patience
+    assert all(1.0 <= w <= 10.0 for w in waits)
+    assert len(send_requests(sandbox)) == len(waits) + 1
+    assert sandbox.messages() == []
+
+
+def test_one_attempt_still_means_no_automatic_retry_of_a_call_limit_refusal(sandbox, use_connection, sleeps):
+    use_connection(sandbox, retry_max_attempts=1)
+    sandbox.add_fault(SEND, "error", count=1, code=protocol.RATE_LIMITED)
+    with pytest.raises(FxiaokeTransientError, match="errorCode 30004"):
+        FxiaokeHook(sleep=sleeps).send_message(["1000"], "not retried")
+    assert len(send_requests(sandbox)) == 1 and sleeps == []
+
+
+def test_the_deadline_stops_call_limit_waits(sandbox, use_connection):
+    use_connection(sandbox, retry_max_wait=30)
+    clock = FakeClock()
+    waits = SleepRecorder(clock=clock)
+    hook = FxiaokeHook(sleep=waits, clock=clock)
+    hook.get_token()
+    hook.client.deadline = Deadline(clock.now + 15.0, 0.0, clock)  # well inside the 60 s patience
+    sandbox.add_fault(SEND, "error", count=10_000, code=protocol.RATE_LIMITED)
+    with pytest.raises(FxiaokeDeadlineError):
+        hook.send_message(["1000"], "never")
+    assert waits and sum(waits) <= 15.0
+    assert len(send_requests(sandbox)) == len(waits) + 1
+
+
+def test_two_30004_with_the_defaults_wait_a_share_of_the_window(sandbox, use_connection, sleeps):
+    """Was: 0.5 s then 1 s (the exponential schedule, the old rule for call-limit refusals)."""
+    use_connection(sandbox, retry_max_wait=None)  # the defaults: 20 s window, 30 s cap
     hook = FxiaokeHook(sleep=sleeps)
     hook.get_token()
     sandbox.add_fault(SEND, "error", count=2, code=protocol.RATE_LIMITED)
     hook.send_message(["1000"], "after two refusals")
+    assert len(sleeps) == 2
+    assert all(1.0 <= s <= 10.0 for s in sleeps)
+    assert len(sandbox.messages()) == 1
+
+
+def test_two_busy_answers_with_the_default_backoff_wait_half_a_second_then_one(
+    sandbox, use_connection, sleeps
+):
+    use_connection(sandbox, retry_max_wait=None)  # the defaults: 0.5 s doubling, 30 s cap
+    hook = FxiaokeHook(sleep=sleeps)
+    hook.get_token()
+    sandbox.add_fault(SEND, "error", count=2, code=protocol.SYSTEM_BUSY)
+    hook.send_message(["1000"], "after two busy answers")
     assert len(sleeps) == 2
     assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 1.5
     assert len(sandbox.messages()) == 1

@@ -104,7 +104,8 @@ _FIELDS: tuple[ExtraField, ...] = (
         "retry_max_attempts",
         "Retry: Max Attempts",
         "integer",
-        "Attempts for transient failures (rate limit, busy, timeouts); default 7, at least 1 "
+        "Attempts for transient failures (busy, timeouts; refusals for an endpoint's call limit "
+        "are waited out for up to 3 rate-limit windows instead); default 7, at least 1 "
         "(1 = no automatic retry).",
         default=settings.DEFAULT_RETRY_MAX_ATTEMPTS,
         minimum=1,

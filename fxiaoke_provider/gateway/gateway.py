@@ -131,6 +131,11 @@ class Gateway:
     def _check_wait(self, seconds: float) -> None:
         self.deadline.check_wait(seconds)  # looked up per wait: the deadline may be set late
 
+    @property
+    def _retry_measures(self) -> dict[str, Any]:
+        """The endpoint window that measures the patience with call-limit refusals, and its clock."""
+        return {"window_s": self.settings.rate_limit_window_s, "clock": self._clock}
+
     def _backoff_sleep(self, seconds: float) -> None:
         """Retry backoff that refuses to sleep past the deadline."""
         self.deadline.check_wait(seconds)
@@ -169,7 +174,9 @@ class Gateway:
     # --- the token ---------------------------------------------------------------------------------
     def fetch_token(self) -> AccessToken:
         """Ask the gateway for a token (bypassing every cache); retried like any read."""
-        for attempt in build_retrying(self.settings.retry, self._backoff_sleep, repeatable=lambda: True):
+        for attempt in build_retrying(
+            self.settings.retry, self._backoff_sleep, lambda: True, **self._retry_measures
+        ):
             with attempt:
                 return self._fetch_token_once()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
@@ -302,7 +309,9 @@ class Gateway:
         """
         started = self._clock()  # one patience budget for the token endpoint per call
         state = _Call(repeatable)
-        retrying = build_retrying(self.settings.retry, self._backoff_sleep, state.failed_request_repeatable)
+        retrying = build_retrying(
+            self.settings.retry, self._backoff_sleep, state.failed_request_repeatable, **self._retry_measures
+        )
         for attempt in retrying:
             with attempt:
                 return self._call_once(path, body, files, before_send, started, state)

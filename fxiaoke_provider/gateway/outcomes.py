@@ -9,9 +9,13 @@ and the shared send path that turns a final error into Airflow's ``AirflowFailEx
 error                      inside the call                  by Airflow (the task's retry)
 =========================  ===============================  ==================================
 token expired (20016)      once, at once, with a new token  no: the credentials are the problem
-transient (30004, 14001,   yes, with backoff                yes: nothing was done
--1, HTTP 429/5xx, never
-connected)
+call limit (30004, 14001)  yes, for a time: a random share   yes: nothing was done
+of a business endpoint     of its window each, not counted
+                           as attempts
+transient (-1, HTTP        yes, with backoff                yes: nothing was done
+429/5xx, never connected,
+call limit of the token
+endpoint)
 deadline                   no (it is the end of the call)   yes: nothing went out
 outcome unknown (read      only if the call is repeatable   only with at-least-once delivery,
 timeout, dropped, 50009,   (a read) or at-least-once was    or when the work looks up what it
@@ -19,6 +23,11 @@ timeout, dropped, 50009,   (a read) or at-least-once was    or when the work loo
 anything else (permanent,  no                               no
 bad input, partial send)
 =========================  ===============================  ==================================
+
+A business endpoint's call limit is shared by every client of the tenant, on every machine: when
+several are refused together, a budget of attempts runs out in about half a minute while the
+window they compete for frees every 20 s, so such refusals are waited out by time instead
+(``retry.build_retrying``). The token endpoint's own limit has its own patience (``retry.patient_fetch``).
 
 With a durable send journal (Airflow >= 3.3) a task retry resumes a send instead of repeating it,
 so the journal's record changes the Airflow column: see ``retried_by_airflow``. Work that is
@@ -58,6 +67,7 @@ class InCall(enum.Enum):
     """What the retry policy inside one call does after an attempt failed."""
 
     RENEW = "retry once at once with a new token"
+    WAIT_OUT = "retry after a share of the endpoint's window, within a patience in time"
     RETRY = "retry with backoff"
     STOP = "raise"
 
@@ -82,9 +92,23 @@ def in_call(error: BaseException, *, repeatable: bool, retry_unknown_outcome: bo
     """
     if isinstance(error, FxiaokeTokenExpiredError):
         return InCall.RENEW
+    if is_call_limit(error):
+        return InCall.WAIT_OUT
     if is_retryable(error, retry_unknown_outcome, repeatable=repeatable):
         return InCall.RETRY
     return InCall.STOP
+
+
+def is_call_limit(error: BaseException) -> bool:
+    """A business endpoint refused for its call limit: harmless to repeat once its window has room.
+
+    The token endpoint's refusals are not: ``retry.patient_fetch`` waits those out on its own terms.
+    """
+    return (
+        isinstance(error, FxiaokeTransientError)
+        and error.error_code in protocol.CALL_LIMIT_CODES
+        and error.path not in protocol.TOKEN_PATHS
+    )
 
 
 def is_retryable(error: BaseException, retry_unknown_outcome: bool, *, repeatable: bool = False) -> bool:

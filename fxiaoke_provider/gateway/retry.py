@@ -4,6 +4,10 @@ What is retried is not decided here but in ``outcomes`` (the one table):
 
 - transient refusals are retried with exponential backoff and jitter, bounded by attempts and a
   ceiling;
+- a business endpoint's call-limit refusal (30004, 14001) is retried by time, not attempts: each
+  waits a random share of the endpoint's window, for up to ``CALL_LIMIT_PATIENCE_WINDOWS`` windows,
+  so clients refused together spread out instead of returning in lockstep, and outlast the window
+  they compete for;
 - a rejected token (20016) is dropped by the caller and the call retried once at once with a fresh
   one (the "renewal" step); a second 20016 is final;
 - an unknown outcome is retried only when the call is repeatable (declared where it is made) or the
@@ -45,6 +49,11 @@ TOKEN_REFUSALS_WAITED = 2
 #: Every wait of one call together, plus room for the token calls themselves: 2 x (60 + 10) + 10 s.
 TOKEN_PATIENCE_S = TOKEN_REFUSALS_WAITED * (TOKEN_WINDOW_S + TOKEN_JITTER_S) + 10.0
 
+#: Call-limit refusals of one call are waited out for this many of the endpoint's windows.
+CALL_LIMIT_PATIENCE_WINDOWS = 3.0
+#: Each such wait is a random share of the window in this range (1 to 10 s of a 20 s window).
+CALL_LIMIT_WAIT_SHARES = (0.05, 0.5)
+
 Sleep = Callable[[float], None]
 
 
@@ -54,6 +63,7 @@ def backoff_wait(
     *,
     first_s: float = INITIAL_WAIT_S,
     jitter_s: float = JITTER_S,
+    window_s: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait after failed attempt ``attempt_number``: ``first_s`` doubling (0.5, 1, 2, 4...)
@@ -62,7 +72,15 @@ def backoff_wait(
     The jitter spreads the retries of parallel task processes that were refused in the same second,
     also once the waits reach the ceiling. (Written out because tenacity renamed the arguments of
     its own ``wait_exponential_jitter`` across versions.)
+
+    With ``window_s`` (after a call-limit refusal) the wait is instead a uniform share of that
+    window (``CALL_LIMIT_WAIT_SHARES``), still capped by ``max_wait_s``: clients refused in the same
+    millisecond come back spread over half a window, not together after the same doubling.
     """
+    if window_s is not None:
+        low, high = (share * window_s for share in CALL_LIMIT_WAIT_SHARES)
+        high = max(0.0, min(high, max_wait_s))
+        return (rng or random).uniform(min(low, high / 2), high)
     exponential = first_s * 2 ** min(attempt_number - 1, 30)
     jitter = min(jitter_s, max_wait_s)
     if jitter <= 0:
@@ -92,19 +110,56 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     )
 
 
+class _CallLimitPatience:
+    """Call-limit refusals of one call: waited out by time from the first, not counted as attempts.
+
+    A budget of attempts lasts as long as its waits (~31 s by default), whatever happens meanwhile;
+    competing clients refused by a full window need the window to free AND to win a place in it, so
+    their patience is measured against the window itself.
+    """
+
+    def __init__(self, window_s: float, clock: Callable[[], float]) -> None:
+        self.window_s = window_s or protocol.RATE_LIMIT_WINDOW_S  # 0 turns pacing off, not the limit
+        self.patience_s = CALL_LIMIT_PATIENCE_WINDOWS * self.window_s
+        self.clock = clock
+        self.first: float | None = None
+        self.waits: dict[int, float] = {}  # attempt number -> the wait planned after it
+
+    def wanted(self, attempt_number: int, max_wait_s: float) -> bool:
+        """Plan the wait after this refusal; False once it would end past the patience."""
+        now = self.clock()
+        self.first = now if self.first is None else self.first
+        wait = backoff_wait(attempt_number, max_wait_s, window_s=self.window_s)
+        if now - self.first + wait > self.patience_s:
+            log.warning(
+                "Fxiaoke endpoint still refuses for its call limit after %.0fs; giving up", now - self.first
+            )
+            return False
+        self.waits[attempt_number] = wait
+        return True
+
+
 def build_retrying(
-    settings: RetrySettings, sleep: Sleep = time.sleep, repeatable: Callable[[], bool] = lambda: False
+    settings: RetrySettings,
+    sleep: Sleep = time.sleep,
+    repeatable: Callable[[], bool] = lambda: False,
+    *,
+    window_s: float = protocol.RATE_LIMIT_WINDOW_S,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tenacity.Retrying:
     """A fresh ``tenacity.Retrying`` for one logical call (tenacity and the renewal keep per-call state).
 
     ``repeatable()`` says whether the request that just failed may be repeated after an unknown
     outcome. Callers drop a rejected token before re-raising ``FxiaokeTokenExpiredError``; this
-    policy then retries once without waiting.
+    policy then retries once without waiting. ``window_s`` is the endpoint's call-limit window, the
+    measure of the patience with call-limit refusals (on ``clock``); those refusals do not count
+    against ``max_attempts`` (but ``max_attempts=1`` still means no automatic retry at all).
     """
     import tenacity
 
     renewal = _Renewal()
     renewed_at: list[int] = []
+    call_limit = _CallLimitPatience(window_s, clock)
 
     def should_retry(state: tenacity.RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome else None
@@ -116,15 +171,25 @@ def build_retrying(
         if renewal.wanted(action):
             renewed_at.append(state.attempt_number)
             return True
+        if action is outcomes.InCall.WAIT_OUT:  # 1 attempt: no automatic retry of any kind
+            return settings.max_attempts > 1 and call_limit.wanted(state.attempt_number, settings.max_wait_s)
         return action is outcomes.InCall.RETRY
+
+    def counted(attempt_number: int) -> int:
+        """Attempts that count against ``max_attempts``: not the renewal, not call-limit refusals."""
+        return attempt_number - len(renewed_at) - len(call_limit.waits)
 
     def wait(state: tenacity.RetryCallState) -> float:
         if renewed_at and renewed_at[-1] == state.attempt_number:
             return 0.0
-        return backoff_wait(state.attempt_number - len(renewed_at), settings.max_wait_s)
+        if state.attempt_number in call_limit.waits:
+            return call_limit.waits[state.attempt_number]
+        return backoff_wait(counted(state.attempt_number), settings.max_wait_s)
 
     def stop(state: tenacity.RetryCallState) -> bool:
-        return state.attempt_number >= settings.max_attempts + len(renewed_at)
+        if state.attempt_number in call_limit.waits:
+            return False  # the patience decided already (``should_retry``)
+        return counted(state.attempt_number) >= settings.max_attempts
 
     return tenacity.Retrying(
         stop=stop,

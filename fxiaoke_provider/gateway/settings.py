@@ -24,7 +24,8 @@ Bad = Callable[[str, str], FxiaokeInvalidInputError]
 
 DEFAULT_TIMEOUT_S = 30.0
 MIN_TIMEOUT_S = 0.001
-#: 7 attempts wait 0.5+1+2+4+8+16 s (+ jitter): longer than the gateway's 20 s rate-limit window.
+#: 7 attempts wait 0.5+1+2+4+8+16 s (+ jitter). Call-limit refusals are not counted: they are
+#: waited out by time (``retry.CALL_LIMIT_PATIENCE_WINDOWS``).
 DEFAULT_RETRY_MAX_ATTEMPTS = 7
 DEFAULT_RETRY_MAX_WAIT_S = 30.0
 #: Where tokens are kept: ``file`` is shared by every process of the machine, ``memory`` per client.
