@@ -19,6 +19,7 @@ from typing import Any
 
 from fxiaoke_provider.crm import wire
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway.settings import check_whole_number
 
 #: A filter in the manual's form, as it goes on the wire.
 Filter = dict[str, Any]
@@ -53,16 +54,7 @@ def check_field_name(name: Any, field: str) -> str:
 
 def check_page_size(page_size: Any, field: str = "page_size") -> int:
     """Records per page: 1 to the manual's limit of 100."""
-    if (
-        isinstance(page_size, bool)
-        or not isinstance(page_size, int)
-        or not 1 <= page_size <= wire.MAX_PAGE_SIZE
-    ):
-        raise FxiaokeInvalidInputError(
-            field,
-            f"must be a whole number from 1 to {wire.MAX_PAGE_SIZE} (the gateway's limit); got {page_size!r}",
-        )
-    return page_size
+    return check_whole_number(field, page_size, 1, wire.MAX_PAGE_SIZE)
 
 
 def check_record_id(record_id: Any, field: str = "record_id") -> str:

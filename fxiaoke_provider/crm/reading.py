@@ -21,7 +21,8 @@ from typing import Any
 from fxiaoke_provider.crm import filters as crm_filters
 from fxiaoke_provider.crm import wire
 from fxiaoke_provider.crm.calls import CrmGateway, acting_user_fields, answer_part, request_body
-from fxiaoke_provider.exceptions import FxiaokeInvalidInputError, FxiaokePermanentError, FxiaokeProtocolError
+from fxiaoke_provider.exceptions import FxiaokePermanentError, FxiaokeProtocolError
+from fxiaoke_provider.gateway.settings import check_whole_number
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +185,7 @@ def query_records(
     :class:`FxiaokeTooManyRecordsError`, which points to the export, and returns nothing.
     """
     query = _Query.checked(gateway, object_api_name, filters, fields)
-    if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
-        raise FxiaokeInvalidInputError(
-            "max_records", f"must be a whole number of at least 1; got {max_records!r}"
-        )
+    check_whole_number("max_records", max_records, 1)
     records = list(_records(gateway, query, wire.MAX_PAGE_SIZE, None, max_total=max_records + 1))
     if len(records) > max_records:
         raise FxiaokeTooManyRecordsError(query.object_api_name, max_records)

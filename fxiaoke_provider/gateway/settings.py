@@ -211,6 +211,20 @@ def _number(key: str, value: Any, minimum: float, *, integer: bool = False) -> A
     return value
 
 
+def check_whole_number(field: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """A count the caller gives (a page size, a record limit...): a whole number in its range,
+    refused naming ``field`` before anything is sent (``True`` is not 1)."""
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        raise FxiaokeInvalidInputError(field, f"must be a whole number {bounds}; got {value!r}")
+    return value
+
+
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value.strip().lower() not in choices:
         raise FxiaokeInvalidInputError(key, f"must be one of {', '.join(choices)}; got {value!r}")

@@ -27,6 +27,7 @@ from fxiaoke_provider.crm.upsert import (
     source_format,
 )
 from fxiaoke_provider.exceptions import FxiaokeError, FxiaokeInvalidInputError
+from fxiaoke_provider.gateway.settings import check_whole_number
 from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeBaseOperator
 
 if TYPE_CHECKING:
@@ -93,10 +94,7 @@ class FxiaokeQueryOperator(FxiaokeBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(fxiaoke_conn_id=fxiaoke_conn_id, hook_params=hook_params, **kwargs)
-        if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
-            raise FxiaokeInvalidInputError(
-                "max_records", f"must be a whole number of at least 1; got {max_records!r}"
-            )
+        check_whole_number("max_records", max_records, 1)
         self.object_api_name = object_api_name
         self.filters = filters
         self.fields = fields
@@ -173,14 +171,7 @@ class FxiaokeUpsertRecordsOperator(FxiaokeBaseOperator):
             )
         if source_format is not None and source_format not in _SOURCE_FORMATS:
             raise FxiaokeInvalidInputError("source_format", f"must be jsonl or csv; got {source_format!r}")
-        if (
-            isinstance(allow_refused_rows, bool)
-            or not isinstance(allow_refused_rows, int)
-            or allow_refused_rows < 0
-        ):
-            raise FxiaokeInvalidInputError(
-                "allow_refused_rows", f"must be a whole number >= 0; got {allow_refused_rows!r}"
-            )
+        check_whole_number("allow_refused_rows", allow_refused_rows, 0)
         self.object_api_name = object_api_name
         self.match_field = match_field
         self.records = records

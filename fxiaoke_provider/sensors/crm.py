@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID
 from fxiaoke_provider.airflow_support.version_compat import BaseSensorOperator, PokeReturnValue
 from fxiaoke_provider.crm import wire
-from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway.settings import check_whole_number
 from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeHookMixin
 from fxiaoke_provider.operators.crm import rendered_list
 
@@ -62,14 +62,7 @@ class FxiaokeRecordSensor(FxiaokeHookMixin, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self._init_fxiaoke(fxiaoke_conn_id, hook_params)
-        if (
-            isinstance(max_records, bool)
-            or not isinstance(max_records, int)
-            or not 1 <= max_records <= MAX_RECORDS_LIMIT
-        ):
-            raise FxiaokeInvalidInputError(
-                "max_records", f"must be a whole number from 1 to {MAX_RECORDS_LIMIT}; got {max_records!r}"
-            )
+        check_whole_number("max_records", max_records, 1, MAX_RECORDS_LIMIT)
         self.object_api_name = object_api_name
         self.filters = filters
         self.fields = fields

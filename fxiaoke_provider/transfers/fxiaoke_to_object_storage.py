@@ -15,6 +15,7 @@ from fxiaoke_provider.airflow_support import task_state
 from fxiaoke_provider.airflow_support.sending import DEFAULT_CONN_ID
 from fxiaoke_provider.airflow_support.version_compat import object_storage_path
 from fxiaoke_provider.exceptions import FxiaokeInvalidInputError
+from fxiaoke_provider.gateway.settings import check_whole_number
 from fxiaoke_provider.operators.base import BASE_TEMPLATE_FIELDS, FxiaokeBaseOperator
 from fxiaoke_provider.transfers import staging
 from fxiaoke_provider.transfers.window import Window, run_window
@@ -27,12 +28,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODIFIED_FIELD = "last_modified_time"
 DEFAULT_RECORDS_PER_PART = 10_000
-
-
-def _check_positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise FxiaokeInvalidInputError(name, f"must be a positive whole number; got {value!r}")
-    return value
 
 
 def _check_text(value: Any, name: str) -> str:
@@ -124,7 +119,7 @@ class FxiaokeToObjectStorageOperator(FxiaokeBaseOperator):
         self.incremental = incremental
         self.modified_field = _check_text(modified_field, "modified_field")
         self.page_size = page_size
-        self.records_per_part = _check_positive(records_per_part, "records_per_part")
+        self.records_per_part = check_whole_number("records_per_part", records_per_part, 1)
 
     def _fields(self) -> list[str] | None:
         return _checked_fields(self.fields)
