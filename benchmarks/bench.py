@@ -105,6 +105,19 @@ def new_hook():
     return FxiaokeHook(BENCH_CONN_ID)
 
 
+def bare_headers(hook) -> dict[str, str]:
+    """The headers a hand-written client sends, on the hook's own token (header auth style)."""
+    from fxiaoke_provider.gateway import protocol
+
+    token = hook.get_token()
+    return {
+        "Content-Type": "application/json; charset=utf-8",
+        protocol.HEADER_AUTHORIZATION: protocol.BEARER_PREFIX + token.value,
+        protocol.HEADER_EA: token.tenant,
+        protocol.HEADER_USER_ID: USER_ID,
+    }
+
+
 def bare_poster(sandbox: Sandbox, hook) -> Callable[[dict], None]:
     """What a hand-written client minimally does per request, on the hook's own token and body shape."""
     import requests
@@ -112,15 +125,9 @@ def bare_poster(sandbox: Sandbox, hook) -> Callable[[dict], None]:
     from fxiaoke_provider.gateway import protocol
     from fxiaoke_provider.messaging import wire
 
-    token = hook.get_token()
     session = requests.Session()
     url = sandbox.url + wire.SERVICE_MESSAGE_SEND_PATH
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        protocol.HEADER_AUTHORIZATION: protocol.BEARER_PREFIX + token.value,
-        protocol.HEADER_EA: token.tenant,
-        protocol.HEADER_USER_ID: USER_ID,
-    }
+    headers = bare_headers(hook)
 
     def post(body: dict) -> None:
         answer = session.post(
@@ -351,14 +358,8 @@ def bare_reader(sandbox: Sandbox, hook) -> Callable[[str], int]:
     from fxiaoke_provider.crm import wire
     from fxiaoke_provider.gateway import protocol
 
-    token = hook.get_token()
     session = requests.Session()
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        protocol.HEADER_AUTHORIZATION: protocol.BEARER_PREFIX + token.value,
-        protocol.HEADER_EA: token.tenant,
-        protocol.HEADER_USER_ID: USER_ID,
-    }
+    headers = bare_headers(hook)
 
     def read(object_api_name: str) -> int:
         url = sandbox.url + wire.data_path(object_api_name, wire.QUERY_ACTION)
